@@ -27,6 +27,8 @@ $(LLAMA_WHEEL_STAMP):
 
 $(VENV)/.installed: pyproject.toml constraints.txt $(LLAMA_WHEEL_STAMP)
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	# torch first, from the machine's local CPU wheel: otherwise pip resolves a multi-GB CUDA build.
+	$(VENV)/bin/pip install -q -c constraints.txt torch==2.13.0
 	$(VENV)/bin/pip install -q -c constraints.txt --find-links $(LLAMA_WHEEL_DIR) \
 	  --only-binary llama-cpp-python -e ".[dev]"
 	touch $@

@@ -18,8 +18,9 @@ from prefect.runtime import flow_run
 
 import pipeline
 from pipeline import stages
-from pipeline.config import BuildConfig, load_config
+from pipeline.config import BuildConfig, DataLocation, load_config
 from pipeline.io import StageOutput, file_fingerprint, output_intact, tree_fingerprint
+from pipeline.sources import resolve
 from flows.artifacts import ProgressReporter, publish_stage_artifacts, publish_summary
 
 CODE_VERSION = tree_fingerprint(Path(pipeline.__file__).parent)
@@ -92,13 +93,18 @@ def publish_task(
     return stages.run_publish(_context(config_json, base_dir), assembled, evaluated)
 
 
-def _hashes(base_dir: Path, paths: dict[str, str]) -> dict[str, str]:
-    """Content hashes of input files (cache inputs). A missing file hashes as "missing" so the
-    stage that reads it reports it with its own clear message."""
-    return {
-        name: file_fingerprint(base_dir / path) if (base_dir / path).is_file() else "missing"
-        for name, path in paths.items()
-    }
+def _hashes(base_dir: Path, locations: dict[str, DataLocation]) -> dict[str, str]:
+    """Cache inputs for the stage that reads these sources: a local file's content hash (a
+    missing one hashes as "missing" so the stage reports it with its own clear message), or a
+    Hub dataset's id, split and revision."""
+    hashes = {}
+    for name, loc in locations.items():
+        if loc.path is None:
+            hashes[name] = loc.describe()
+            continue
+        path = resolve(loc.path, base_dir)
+        hashes[name] = file_fingerprint(path) if path.is_file() else "missing"
+    return hashes
 
 
 class StageCaller:
@@ -146,8 +152,8 @@ def build(config_path: str, version: str | None = None, base_dir: str = ".") -> 
     root = Path(base_dir).resolve()
     cfg = load_config(config_path, version)
     stage = StageCaller(cfg, root)
-    sources = _hashes(root, {s.name: s.path for s in cfg.sources})
-    eval_sets = _hashes(root, {e.name: e.path for e in cfg.decontamination.eval_sets})
+    sources = _hashes(root, {s.name: s for s in cfg.sources})
+    eval_sets = _hashes(root, {e.name: e for e in cfg.decontamination.eval_sets})
 
     ingested = stage(ingest_task, sources)
     clean = stage(decontaminate_task, eval_sets, ingested)

@@ -26,7 +26,8 @@ def build(
 ) -> None:
     """Run the whole build flow for one benchmark version."""
     from pipeline.config import ConfigError, load_config
-    from pipeline.ingest import SourceError
+    from pipeline.embed import EmbeddingError
+    from pipeline.sources import SourceError
     from pipeline.lm import LMError
 
     try:
@@ -39,7 +40,7 @@ def build(
 
     try:
         summary = build_flow(config_path=str(config), version=version)
-    except (LMError, SourceError) as exc:
+    except (LMError, SourceError, EmbeddingError) as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(1) from None
     lm = summary["lm_requests"]
@@ -87,6 +88,58 @@ def evaluate(
     atomic_write_text(out, json.dumps({"dataset": dataset, "items": len(rows), "reports": reports}, indent=2))
     typer.echo(results_table(reports))
     typer.echo(f"\nreport: {out}")
+
+
+BUNDLED_REGISTRY = Path("data/evalsets/registry.tsv")
+
+
+def _bundled_specs(registry: Path) -> list[str]:
+    import csv
+
+    with registry.open(newline="") as handle:
+        return [f"{row['name']}={row['path']}" for row in csv.DictReader(handle, delimiter="\t")]
+
+
+@app.command()
+def decontaminate(
+    input: Path = typer.Argument(..., help="JSONL, CSV or parquet file with `id` and `prompt` fields."),
+    eval_set: list[str] = typer.Option(
+        [], "--eval-set", help="NAME=PATH[:FIELD] (a local file) or a registry NAME (read from the Hub). Repeat."
+    ),
+    bundled: bool = typer.Option(False, help="Add every eval set bundled under data/evalsets/."),
+    out: Path = typer.Option(..., help="Folder for kept.parquet and dropped.parquet."),
+    threshold: Optional[float] = typer.Option(None, help="Cosine threshold (default: the config default)."),
+    ngram_threshold: Optional[float] = typer.Option(None, help="N-gram overlap threshold."),
+    model: str = typer.Option("package:all-MiniLM-L6-v2", help="sentence-transformers model name or folder."),
+    cache_dir: Path = typer.Option(Path("outputs/.embed-cache"), help="Eval-set embedding cache."),
+) -> None:
+    """Drop prompts that leak from downstream eval sets; print a one-screen summary."""
+    from pydantic import ValidationError
+
+    from pipeline.config import DecontaminationConfig
+    from pipeline.decontaminate_file import decontaminate_file, summary_lines
+    from pipeline.embed import Embedder, EmbeddingCache, EmbeddingError
+    from pipeline.sources import SourceError
+
+    specs = list(eval_set) + (_bundled_specs(BUNDLED_REGISTRY) if bundled else [])
+    if not specs:
+        typer.secho("error: give at least one --eval-set (or --bundled)", fg="red", err=True)
+        raise typer.Exit(2)
+    overrides = {k: v for k, v in (("cosine_threshold", threshold), ("ngram_threshold", ngram_threshold))
+                 if v is not None}  # fmt: skip
+    try:
+        cfg = DecontaminationConfig.model_validate({"eval_sets": specs, **overrides})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        typer.secho(f"error: {problems}", fg="red", err=True)
+        raise typer.Exit(2) from None
+    cache = EmbeddingCache(Embedder(model), cache_dir)
+    try:
+        report = decontaminate_file(input, cfg, cache, Path.cwd(), out)
+    except (SourceError, EmbeddingError) as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from None
+    typer.echo("\n".join(summary_lines(report, cfg, input, out)))
 
 
 @models_app.command("prepare")

@@ -1,38 +1,28 @@
-"""Ingest: read raw prompt sources, quarantine bad rows, normalize, drop exact duplicates.
+"""Ingest: read raw prompt sources, quarantine bad rows, normalize, drop duplicates.
 
-Every row read ends in exactly one decision: kept, or dropped with a reason that names the
-file and line. A source that cannot be opened at all stops the run with a message naming it.
+Every row read ends in exactly one decision: kept, quarantined (with the file, line and reason),
+a duplicate of an earlier prompt's normalized text, or a near-duplicate (embedding cosine at or
+above the configured threshold) of an earlier kept prompt, logged with that prompt's id. A source
+that cannot be opened at all stops the run with a message naming it.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
-
-import pyarrow.parquet as pq
 
 from pipeline.config import IngestConfig, SourceConfig
+from pipeline.embed import PROMPT_LABEL, EmbeddingCache
 from pipeline.io import DecisionLog
 from pipeline.records import Prompt, prompt_id
+from pipeline.similarity import earlier_pairs_above
+from pipeline.sources import RawRow, SourceError, read_location
+
+__all__ = ["SourceError", "ingest", "normalize"]
 
 STAGE = "ingest"
-
-
-class SourceError(RuntimeError):
-    """A source file that cannot be read at all."""
-
-
-@dataclass
-class RawRow:
-    line: int
-    data: dict[str, Any] | None
-    problem: str | None = None
 
 
 def normalize(text: str) -> str:
@@ -40,61 +30,6 @@ def normalize(text: str) -> str:
     text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
     lines = [re.sub(r"[ \t\u00a0]+", " ", line).strip() for line in text.split("\n")]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-
-
-def _read_jsonl(path: Path) -> Iterator[RawRow]:
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                yield RawRow(number, None, f"invalid UTF-8 at byte {exc.start}")
-                continue
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as exc:
-                yield RawRow(number, None, f"malformed JSON: {exc.msg} (column {exc.colno})")
-                continue
-            if not isinstance(data, dict):
-                yield RawRow(number, None, f"expected a JSON object, got {type(data).__name__}")
-                continue
-            yield RawRow(number, data)
-
-
-def _read_csv(path: Path) -> Iterator[RawRow]:
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise SourceError(f"{path}: invalid UTF-8 at line {line}; re-encode the file") from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    for row in reader:
-        yield RawRow(reader.line_num, dict(row))
-
-
-def _read_parquet(path: Path) -> Iterator[RawRow]:
-    for number, row in enumerate(pq.read_table(path).to_pylist(), start=1):
-        yield RawRow(number, row)
-
-
-READERS = {".jsonl": _read_jsonl, ".json": _read_jsonl, ".csv": _read_csv, ".parquet": _read_parquet}
-
-
-def read_source(path: Path) -> Iterator[RawRow]:
-    reader = READERS.get(path.suffix.lower())
-    if reader is None:
-        raise SourceError(f"{path}: unsupported format {path.suffix!r} (use .jsonl, .csv or .parquet)")
-    if not path.is_file():
-        raise SourceError(f"{path}: source file not found")
-    try:
-        yield from reader(path)
-    except (OSError, ValueError) as exc:
-        if isinstance(exc, SourceError):
-            raise
-        raise SourceError(f"{path}: cannot read: {exc}") from None
 
 
 def _validate(row: RawRow, src: SourceConfig, cfg: IngestConfig) -> str | None:
@@ -107,45 +42,100 @@ def _validate(row: RawRow, src: SourceConfig, cfg: IngestConfig) -> str | None:
     prompt = data[src.prompt_field]
     if not isinstance(prompt, str):
         return f"field {src.prompt_field!r} must be a string, got {type(prompt).__name__}"
+    if any("\ud800" <= ch <= "\udfff" for ch in prompt):
+        return "invalid UTF-8 (a lone surrogate escape in the prompt)"
     if not prompt.strip():
         return "empty or whitespace-only prompt"
     if len(prompt) > cfg.max_prompt_chars:
         return f"prompt longer than {cfg.max_prompt_chars} characters ({len(prompt)})"
-    if not isinstance(data[src.id_field], (str, int)):
-        return f"field {src.id_field!r} must be a string or integer"
+    source_id = data[src.id_field]
+    if isinstance(source_id, bool) or not isinstance(source_id, (str, int)):
+        return f"field {src.id_field!r} must be a string or integer, got {type(source_id).__name__}"
+    if isinstance(source_id, str) and not source_id.strip():
+        return f"field {src.id_field!r} is empty"
     return None
 
 
+@dataclass
+class _Accepted:
+    prompt: Prompt
+    where: dict[str, object]
+
+
+def _read_valid(src: SourceConfig, cfg: IngestConfig, base_dir: Path, log: DecisionLog) -> tuple[list[_Accepted], int]:
+    """Rows of one source that pass validation; every other row is quarantined in the log."""
+    accepted: list[_Accepted] = []
+    seen_ids: dict[str, int] = {}
+    read = 0
+    for row in read_location(src, base_dir):
+        read += 1
+        where: dict[str, object] = {"source": src.name, "file": src.describe(), "line": row.line}
+        problem = _validate(row, src, cfg)
+        data = row.data or {}
+        if problem is None:
+            source_id = str(data[src.id_field])
+            if source_id in seen_ids:
+                problem = f"duplicate id {source_id!r} (first at line {seen_ids[source_id]})"
+            else:
+                seen_ids[source_id] = row.line
+        if problem is not None:
+            log.dropped(f"{src.name}:{row.line}", "quarantined", problem=problem, raw=row.raw, **where)
+            continue
+        text = normalize(data[src.prompt_field])
+        metadata = {k: data.get(k) for k in src.metadata_fields}
+        prompt = Prompt(prompt_id(text), text, src.name, source_id, row.line, metadata=metadata)
+        accepted.append(_Accepted(prompt, where))
+    return accepted, read
+
+
+def _near_duplicates(prompts: list[Prompt], threshold: float, cache: EmbeddingCache) -> dict[int, tuple[int, float]]:
+    """Row -> (kept row it repeats, cosine). Greedy in input order: the first of a group is kept."""
+    texts = [p.text for p in prompts]
+    vectors = cache.get("pool", texts)
+    dropped: dict[int, tuple[int, float]] = {}
+    for i, j, cosine in earlier_pairs_above(vectors, threshold):
+        if i not in dropped and j not in dropped:
+            dropped[i] = (j, cosine)
+        elif i in dropped and j not in dropped and cosine > dropped[i][1]:
+            dropped[i] = (j, cosine)
+    keep = [n for n in range(len(prompts)) if n not in dropped]
+    cache.put(PROMPT_LABEL, [texts[n] for n in keep], vectors[keep])
+    return dropped
+
+
 def ingest(
-    sources: list[SourceConfig], cfg: IngestConfig, base_dir: Path, log: DecisionLog
+    sources: list[SourceConfig],
+    cfg: IngestConfig,
+    base_dir: Path,
+    log: DecisionLog,
+    cache: EmbeddingCache | None = None,
 ) -> tuple[list[Prompt], int]:
-    """Return the accepted prompts (first occurrence of each normalized text) and the rows read."""
-    kept: dict[str, Prompt] = {}
+    """Return the accepted prompts and the number of rows read. Near-duplicate removal needs an
+    embedding cache; without one (or with no threshold) only exact duplicates are removed."""
+    unique: dict[str, _Accepted] = {}
     read = 0
     for src in sources:
-        path = (base_dir / src.path) if not Path(src.path).is_absolute() else Path(src.path)
-        seen_ids: dict[str, int] = {}
-        for row in read_source(path):
-            read += 1
-            where = {"source": src.name, "file": str(src.path), "line": row.line}
-            item = f"{src.name}:{row.line}"
-            problem = _validate(row, src, cfg)
-            data = row.data or {}
-            if problem is None:
-                source_id = str(data[src.id_field])
-                if source_id in seen_ids:
-                    problem = f"duplicate id {source_id!r} (first at line {seen_ids[source_id]})"
-                else:
-                    seen_ids[source_id] = row.line
-            if problem is not None:
-                log.dropped(item, "quarantined", problem=problem, **where)
-                continue
-            text = normalize(data[src.prompt_field])
-            pid = prompt_id(text)
-            if pid in kept:
-                log.dropped(item, "duplicate", kept_id=pid, **where)
-                continue
-            metadata = {k: data.get(k) for k in src.metadata_fields}
-            kept[pid] = Prompt(pid, text, src.name, source_id, row.line, metadata=metadata)
-            log.kept(pid, source_item=item, **where)
-    return list(kept.values()), read
+        accepted, count = _read_valid(src, cfg, base_dir, log)
+        read += count
+        for entry in accepted:
+            first = unique.get(entry.prompt.prompt_id)
+            if first is not None:
+                item = f"{entry.where['source']}:{entry.where['line']}"
+                log.dropped(item, "duplicate", kept_id=first.prompt.prompt_id, **entry.where)
+            else:
+                unique[entry.prompt.prompt_id] = entry
+    entries = list(unique.values())
+    near: dict[int, tuple[int, float]] = {}
+    if cfg.near_duplicate_threshold is not None and cache is not None and len(entries) > 1:
+        near = _near_duplicates([e.prompt for e in entries], cfg.near_duplicate_threshold, cache)
+    kept = []
+    for n, entry in enumerate(entries):
+        item = f"{entry.where['source']}:{entry.where['line']}"
+        if n in near:
+            other, cosine = near[n]
+            log.dropped(item, "near_duplicate", kept_id=entries[other].prompt.prompt_id,
+                        kept_text=entries[other].prompt.text[:300], cosine=round(cosine, 4), **entry.where)  # fmt: skip
+        else:
+            kept.append(entry.prompt)
+            log.kept(entry.prompt.prompt_id, source_item=item, **entry.where)
+    return kept, read

@@ -96,6 +96,11 @@ DECISION_SCHEMA = pa.schema(
     ]
 )
 
+# Ingest's table of bad input rows: enough to find and fix each one in its source.
+QUARANTINE_SCHEMA = pa.schema(
+    [("source", pa.string()), ("file", pa.string()), ("line", pa.int64()), ("problem", pa.string()), ("raw", pa.string())]
+)
+
 # additional_metadata as RB2 uses it; fields a subset does not use are null.
 RB2_METADATA_TYPE = pa.struct(
     [

@@ -17,6 +17,7 @@ from pipeline import generate as generate_mod
 from pipeline import ingest as ingest_mod
 from pipeline import route as route_mod
 from pipeline.config import BuildConfig
+from pipeline.embed import Embedder, EmbeddingCache
 from pipeline.evaluate.report import accuracy_report
 from pipeline.evaluate.run import baseline_reports
 from pipeline.evaluate.scorers import ratings_judge
@@ -33,7 +34,7 @@ from pipeline.io import (
 from pipeline.label import run as label_mod
 from pipeline.lm import ModelPool
 from pipeline.publish import render_card, write_hub_folder
-from pipeline.records import RB2_SCHEMA, Completion, Label, Prompt
+from pipeline.records import QUARANTINE_SCHEMA, RB2_SCHEMA, Completion, Label, Prompt
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,10 @@ class RunContext:
 
     def stage_dir(self, stage: str) -> Path:
         return self.run_dir / stage
+
+    def embedding_cache(self) -> EmbeddingCache:
+        emb = self.cfg.embeddings
+        return EmbeddingCache(Embedder(emb.model, emb.batch_size, self.progress), self.base_dir / emb.cache_dir)
 
     def model_pool(self) -> ModelPool:
         return ModelPool(self.cfg.models, self.base_dir / self.cfg.lm_cache, self.base_dir / self.cfg.models_dir)
@@ -75,17 +80,32 @@ def _write_prompts(ctx: RunContext, stage: str, prompts: list[Prompt]) -> Path:
     return write_parquet(_prompt_rows(prompts), ctx.stage_dir(stage) / "prompts.parquet")
 
 
+def _write_quarantine(ctx: RunContext, log: DecisionLog) -> Path:
+    """Bad input rows in one table a person can fix the sources from: source, file, line, reason."""
+    rows = []
+    for d in log.rows:
+        if d.reason == "quarantined":
+            ev = json.loads(d.evidence)
+            rows.append({k: ev.get(k) for k in ("source", "file", "line", "problem", "raw")})
+    return write_parquet(rows, ctx.stage_dir(log.stage) / "quarantine.parquet", QUARANTINE_SCHEMA)
+
+
 def run_ingest(ctx: RunContext) -> StageOutput:
     log = DecisionLog(ingest_mod.STAGE, ctx.run_id)
-    prompts, read = ingest_mod.ingest(ctx.cfg.sources, ctx.cfg.ingest, ctx.base_dir, log)
+    cache = ctx.embedding_cache()
+    prompts, read = ingest_mod.ingest(ctx.cfg.sources, ctx.cfg.ingest, ctx.base_dir, log, cache)
+    _write_quarantine(ctx, log)
     return _finish(ctx, log, read, _write_prompts(ctx, log.stage, prompts))
 
 
 def run_decontaminate(ctx: RunContext, upstream: StageOutput) -> StageOutput:
     log = DecisionLog(decontaminate_mod.STAGE, ctx.run_id)
     prompts = load_prompts(upstream)
-    kept = decontaminate_mod.decontaminate(prompts, ctx.cfg.decontamination.eval_sets, ctx.base_dir, log)
-    return _finish(ctx, log, len(prompts), _write_prompts(ctx, log.stage, kept))
+    cache = ctx.embedding_cache()
+    detector = decontaminate_mod.Detector.load(ctx.cfg.decontamination, cache, ctx.base_dir)
+    kept = decontaminate_mod.decontaminate(prompts, detector, cache, log)
+    sizes = {f"evalset_{name}": n for name, n in detector.sizes().items()}
+    return _finish(ctx, log, len(prompts), _write_prompts(ctx, log.stage, kept), **sizes)
 
 
 def run_route(ctx: RunContext, upstream: StageOutput) -> StageOutput:

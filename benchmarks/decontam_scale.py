@@ -1,0 +1,125 @@
+"""Decontamination at scale: synthetic prompts against synthetic eval items, on this machine.
+
+Prints, measured side by side in one run:
+- encode throughput of the pipeline's Embedder as a ratio to sentence-transformers' own
+  `SentenceTransformer.encode` on the same texts (alternating rounds, median);
+- exact top-k search time as a ratio to the bare brute-force matmul of the same embeddings
+  (torch, chunked the same way, no top-k) and to faiss-cpu IndexFlatIP when it is installed;
+- the whole Detector.check (search + n-gram evidence) and the pool near-duplicate scan;
+- peak RSS of the process after the pipeline steps (before the baselines run).
+
+    .venv/bin/python benchmarks/decontam_scale.py [--prompts 100000] [--eval-items 50000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import statistics
+import time
+
+import numpy as np
+import torch
+
+from pipeline import similarity
+from pipeline.config import DecontaminationConfig
+from pipeline.decontaminate import Detector
+from pipeline.embed import Embedder, _load_model
+from pipeline.evalsets import EvalItem
+
+WORDS = (
+    "apple river market train seven blue quickly engine theory garden number village doctor price "
+    "mountain ancient letter window silver planet simple energy history music winter teacher animal "
+    "bridge computer ocean forest story basket candle circle desert island jacket kitchen ladder "
+    "mirror orange pencil rocket shadow tiger umbrella violin wagon yellow zebra"
+).split()
+VERBS = "buys sells counts measures explains writes describes compares builds finds".split()
+
+
+def synthetic(n: int, seed: int) -> list[str]:
+    """Question-like sentences of 12-60 words, all distinct."""
+    rng = random.Random(seed)
+    texts = []
+    for i in range(n):
+        words = [rng.choice(WORDS) if rng.random() > 0.2 else rng.choice(VERBS) for _ in range(rng.randint(12, 60))]
+        texts.append(f"Item {i}: " + " ".join(words) + f" {rng.randint(1, 999)}?")
+    return texts
+
+
+def rss_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def timed(fn, *args):  # type: ignore[no-untyped-def]
+    start = time.perf_counter()
+    result = fn(*args)
+    return time.perf_counter() - start, result
+
+
+def brute_matmul(queries: np.ndarray, keys: np.ndarray) -> None:
+    q_all, k_all = torch.from_numpy(queries), torch.from_numpy(keys)
+    with torch.inference_mode():
+        for q0 in range(0, len(queries), similarity.QUERY_CHUNK):
+            for k0 in range(0, len(keys), similarity.KEY_CHUNK):
+                q_all[q0 : q0 + similarity.QUERY_CHUNK] @ k_all[k0 : k0 + similarity.KEY_CHUNK].T
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--prompts", type=int, default=100_000)
+    parser.add_argument("--eval-items", type=int, default=50_000)
+    parser.add_argument("--encode-sample", type=int, default=2000, help="texts per encode-ratio round")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+
+    prompts, evals = synthetic(args.prompts, 1), synthetic(args.eval_items, 2)
+    # Plant leaks: 1% of prompts are eval items with a lead-in, so the check has work to do.
+    rng = random.Random(3)
+    planted = rng.sample(range(args.prompts), args.prompts // 100)
+    for i in planted:
+        prompts[i] = "Quick question: " + evals[rng.randrange(args.eval_items)]
+
+    embedder = Embedder("package:all-MiniLM-L6-v2", batch_size=64)
+    model = _load_model(embedder.model_name)
+    sample = prompts[: args.encode_sample]
+    ours, direct = [], []
+    for _ in range(args.rounds):
+        ours.append(timed(embedder.encode, sample)[0])
+        direct.append(timed(lambda t: model.encode(t, batch_size=64, normalize_embeddings=True), sample)[0])
+    enc_ratio = statistics.median(d / o for o, d in zip(ours, direct))
+    print(f"encode: pipeline {len(sample) / statistics.median(ours):.0f} texts/s, "
+          f"sentence-transformers {len(sample) / statistics.median(direct):.0f} texts/s, "
+          f"throughput ratio {enc_ratio:.3f} (median of {args.rounds})")  # fmt: skip
+
+    t_enc, prompt_vecs = timed(embedder.encode, prompts)
+    t_enc_eval, eval_vecs = timed(embedder.encode, evals)
+    print(f"encoded {len(prompts)} prompts in {t_enc:.0f} s and {len(evals)} eval items in {t_enc_eval:.0f} s")
+
+    t_search, _ = timed(similarity.top_k, prompt_vecs, eval_vecs, 3)
+    items = [EvalItem("synthetic", str(i), t) for i, t in enumerate(evals)]
+    detector = Detector(DecontaminationConfig(), items, eval_vecs)
+    t_check, matches = timed(detector.check, prompts, prompt_vecs)
+    found = sum(matches[i] is not None for i in planted)
+    t_near, pairs = timed(similarity.earlier_pairs_above, prompt_vecs, 0.95)
+    peak = rss_gib()
+    print(f"pipeline: top-3 search {t_search:.1f} s, full check {t_check:.1f} s "
+          f"({found}/{len(planted)} planted leaks found, {sum(m is not None for m in matches)} flagged), "
+          f"near-dup scan of the pool {t_near:.1f} s ({len(pairs)} pairs)")  # fmt: skip
+    print(f"peak RSS after the pipeline steps: {peak:.2f} GiB")
+
+    t_mm, _ = timed(brute_matmul, prompt_vecs, eval_vecs)
+    print(f"brute-force matmul (same chunks, no top-k): {t_mm:.1f} s -> search / matmul = {t_search / t_mm:.2f}")
+    try:
+        import faiss
+    except ImportError:
+        print("faiss-cpu not installed: skipped the IndexFlatIP comparison")
+        return
+    index = faiss.IndexFlatIP(eval_vecs.shape[1])
+    index.add(eval_vecs)
+    t_faiss, _ = timed(index.search, prompt_vecs, 3)
+    print(f"faiss IndexFlatIP k=3: {t_faiss:.1f} s -> search / faiss = {t_search / t_faiss:.2f}")
+
+
+if __name__ == "__main__":
+    main()

