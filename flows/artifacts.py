@@ -19,7 +19,8 @@ from prefect.artifacts import (
 from pipeline.io import StageOutput, read_rows
 from pipeline.publish import results_table
 
-SAMPLE_ROWS = 50
+DROP_ROWS = 500  # rows in a drops table; the full list is the stage's decisions.parquet
+CELL_CHARS = 200
 
 
 def artifact_key(*parts: str) -> str:
@@ -27,20 +28,59 @@ def artifact_key(*parts: str) -> str:
     return re.sub(r"[^a-z0-9-]+", "-", "-".join(parts).lower()).strip("-")
 
 
+def _decisions(stage_dir: Path) -> list[dict[str, Any]]:
+    path = stage_dir / "decisions.parquet"
+    return read_rows(path) if path.exists() else []
+
+
+def _cell(value: Any) -> Any:
+    return value[:CELL_CHARS] if isinstance(value, str) else value
+
+
+def drop_rows(decisions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Non-kept decisions with their evidence spread into columns, so the UI table reads directly."""
+    rows = []
+    for d in decisions:
+        if d["decision"] == "kept":
+            continue
+        evidence = json.loads(d["evidence"] or "{}")
+        rows.append({"item_id": d["item_id"], "decision": d["decision"], "reason": d["reason"],
+                     **{k: _cell(v) for k, v in evidence.items()}})  # fmt: skip
+    columns = list(dict.fromkeys(k for row in rows for k in row))  # one column set for the UI table
+    return [{k: row.get(k) for k in columns} for row in rows]
+
+
+def pool_funnel(run_dir: Path) -> str:
+    """From raw rows to clean prompts: what ingest and decontamination kept and dropped, and why."""
+    ingest, decon = _decisions(run_dir / "ingest"), _decisions(run_dir / "decontaminate")
+    count = Counter(d["reason"] for d in ingest if d["decision"] != "kept")
+    contaminated = Counter(d["reason"].split(":", 1)[1] for d in decon if d["reason"].startswith("contaminated:"))
+    kept = sum(d["decision"] == "kept" for d in decon)
+    lines = ["### Prompt pool funnel", "", "| step | prompts |", "|---|---:|", f"| read | {len(ingest)} |",
+             f"| quarantined (bad rows) | {count['quarantined']} |", f"| exact duplicates | {count['duplicate']} |",
+             f"| near-duplicates | {count['near_duplicate']} |"]  # fmt: skip
+    lines += [f"| contaminated: {name} | {n} |" for name, n in sorted(contaminated.items())]
+    lines.append(f"| **kept** | **{kept}** |")
+    return "\n".join(lines)
+
+
 def publish_stage_artifacts(out: StageOutput) -> None:
-    decisions_path = Path(out.path).parent / "decisions.parquet"
-    decisions = read_rows(decisions_path) if decisions_path.exists() else []
+    stage_dir = Path(out.path).parent
+    decisions = _decisions(stage_dir)
     counts = Counter((d["decision"], d["reason"]) for d in decisions)
     lines = [f"### {out.stage}: {out.counts.get('in', 0)} in", "", "| decision | reason | count |", "|---|---|---:|"]
     lines += [f"| {d} | {r} | {n} |" for (d, r), n in sorted(counts.items())]
-    version = Path(out.path).parent.parent.name
+    if out.stage == "decontaminate":
+        lines += ["", pool_funnel(stage_dir.parent)]
+    version = stage_dir.parent.name
     create_markdown_artifact(key=artifact_key(version, out.stage, "funnel"), markdown="\n".join(lines),
                              description=f"{out.stage} funnel")  # fmt: skip
-    dropped = [d for d in decisions if d["decision"] != "kept"][:SAMPLE_ROWS]
+    dropped = drop_rows(decisions)
     if dropped:
-        table = [{k: d[k] for k in ("item_id", "decision", "reason", "evidence")} for d in dropped]
-        create_table_artifact(key=artifact_key(version, out.stage, "drops"), table=table,
-                              description=f"{out.stage}: first {len(table)} non-kept decisions")  # fmt: skip
+        shown = dropped[:DROP_ROWS]
+        note = "" if len(shown) == len(dropped) else f" (first {len(shown)}; all in decisions.parquet)"
+        create_table_artifact(key=artifact_key(version, out.stage, "drops"), table=shown,
+                              description=f"{out.stage}: {len(dropped)} items not kept{note}")  # fmt: skip
 
 
 class ProgressReporter:

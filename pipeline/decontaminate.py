@@ -119,5 +119,6 @@ def decontaminate(
             kept.append(prompt)
             log.kept(prompt.prompt_id)
         else:
-            log.dropped(prompt.prompt_id, f"contaminated:{match.eval_set}", **match.evidence())
+            evidence = {"prompt": prompt.text[:EVIDENCE_TEXT_CHARS], **match.evidence()}
+            log.dropped(prompt.prompt_id, f"contaminated:{match.eval_set}", **evidence)
     return kept

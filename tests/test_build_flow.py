@@ -50,6 +50,7 @@ def tiny_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cfg = yaml.safe_load((ROOT / "tests/data/tiny.yaml").read_text())
     cfg["output_dir"] = str(tmp / "outputs")
     cfg["lm_cache"] = str(tmp / "lm-cache.sqlite")
+    cfg["embeddings"] = {"cache_dir": str(tmp / "embed-cache")}
     path = tmp / "tiny.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
@@ -92,10 +93,17 @@ def test_build_then_rerun(prefect_harness: None, tiny_config: Path) -> None:
     assert scorers == ["random (expected)", "always longest", "always shortest", "smollm2-ratings-judge"]
 
     # The audit trail is in Prefect: a funnel per stage, the drops with evidence, a run summary.
-    keys = ["tiny-ingest-funnel", "tiny-decontaminate-drops", "tiny-assemble-funnel", "tiny-summary"]
+    keys = ["tiny-ingest-funnel", "tiny-decontaminate-funnel", "tiny-decontaminate-drops", "tiny-assemble-funnel",
+            "tiny-summary"]
     artifacts = latest_artifacts(keys)
     assert set(artifacts) == set(keys)
-    assert "contaminated:gsm8k" in str(artifacts["tiny-decontaminate-drops"]["data"])
+    table = artifacts["tiny-decontaminate-drops"]["data"]
+    (drop,) = json.loads(table) if isinstance(table, str) else table
+    assert drop["reason"] == "contaminated:gsm8k" and drop["eval_item_id"] == "gsm8k-test-0"
+    assert drop["signal"] == "exact" and drop["cosine"] > 0.99 and "ducks" in drop["prompt"]
+    funnel = artifacts["tiny-decontaminate-funnel"]["data"]
+    for step in ("| read | 5 |", "| quarantined (bad rows) | 1 |", "| contaminated: gsm8k | 1 |", "| **kept** | **3** |"):
+        assert step in funnel
     assert "LM requests this run" in str(artifacts["tiny-summary"]["data"])
 
     # Local engines were stopped by their own process ids.
