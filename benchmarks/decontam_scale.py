@@ -17,6 +17,7 @@ import argparse
 import random
 import resource
 import statistics
+import sys
 import time
 
 import numpy as np
@@ -38,11 +39,11 @@ VERBS = "buys sells counts measures explains writes describes compares builds fi
 
 
 def synthetic(n: int, seed: int) -> list[str]:
-    """Question-like sentences of 12-60 words, all distinct."""
+    """Question-like sentences of 8-40 words (the length of typical chat prompts), all distinct."""
     rng = random.Random(seed)
     texts = []
     for i in range(n):
-        words = [rng.choice(WORDS) if rng.random() > 0.2 else rng.choice(VERBS) for _ in range(rng.randint(12, 60))]
+        words = [rng.choice(WORDS) if rng.random() > 0.2 else rng.choice(VERBS) for _ in range(rng.randint(8, 40))]
         texts.append(f"Item {i}: " + " ".join(words) + f" {rng.randint(1, 999)}?")
     return texts
 
@@ -66,6 +67,8 @@ def brute_matmul(queries: np.ndarray, keys: np.ndarray) -> None:
 
 
 def main() -> None:
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]  # progress while it runs
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prompts", type=int, default=100_000)
     parser.add_argument("--eval-items", type=int, default=50_000)

@@ -84,10 +84,11 @@ def publish_stage_artifacts(out: StageOutput) -> None:
 
 
 class ProgressReporter:
-    """A progress artifact per model that follows the LM layer's progress callback."""
+    """A progress artifact per model (or per embedded text list) that follows a progress callback."""
 
-    def __init__(self, stage: str):
+    def __init__(self, stage: str, unit: str = "requests answered"):
         self.stage = stage
+        self.unit = unit
         self._ids: dict[str, Any] = {}
         self._last: dict[str, int] = {}
 
@@ -96,10 +97,10 @@ class ProgressReporter:
         step = int(percent // 10)
         if model not in self._ids:
             self._ids[model] = create_progress_artifact(progress=percent, description=f"{self.stage}: {model}")
-            get_run_logger().info("%s %s: %d/%d requests answered (cache included)", self.stage, model, done, total)
+            get_run_logger().info("%s %s: %d/%d %s", self.stage, model, done, total, self.unit)
         elif step != self._last.get(model) or done == total:
             update_progress_artifact(artifact_id=self._ids[model], progress=percent)
-            get_run_logger().info("%s %s: %d/%d requests answered", self.stage, model, done, total)
+            get_run_logger().info("%s %s: %d/%d %s", self.stage, model, done, total, self.unit)
         self._last[model] = step
 
 

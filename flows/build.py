@@ -35,7 +35,7 @@ def _context(config_json: str, base_dir: str, progress: ProgressReporter | None 
 # Every task takes (config_json, base_dir, code, ...upstream outputs); all are cache inputs.
 @task(name="ingest")
 def ingest_task(config_json: str, base_dir: str, code: str, source_hashes: dict[str, str]) -> StageOutput:
-    out = stages.run_ingest(_context(config_json, base_dir))
+    out = stages.run_ingest(_context(config_json, base_dir, ProgressReporter("ingest", "texts embedded")))
     publish_stage_artifacts(out)
     return out
 
@@ -44,7 +44,8 @@ def ingest_task(config_json: str, base_dir: str, code: str, source_hashes: dict[
 def decontaminate_task(
     config_json: str, base_dir: str, code: str, eval_hashes: dict[str, str], ingested: StageOutput
 ) -> StageOutput:
-    out = stages.run_decontaminate(_context(config_json, base_dir), ingested)
+    progress = ProgressReporter("decontaminate", "texts embedded")
+    out = stages.run_decontaminate(_context(config_json, base_dir, progress), ingested)
     publish_stage_artifacts(out)
     return out
 

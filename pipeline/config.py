@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -42,6 +42,13 @@ class ModelConfig(Strict):
     @property
     def provider_model(self) -> str:
         return self.model or self.name
+
+
+def _unique(names: list[str], message: str, value: Any) -> Any:
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"{message}: {', '.join(repeated)}")
+    return value
 
 
 class DataLocation(Strict):
@@ -136,10 +143,7 @@ class DecontaminationConfig(Strict):
     @field_validator("eval_sets")
     @classmethod
     def _unique_names(cls, value: list[EvalSetConfig]) -> list[EvalSetConfig]:
-        names = [e.name for e in value]
-        if len(set(names)) != len(names):
-            raise ValueError("eval set names must be unique")
-        return value
+        return _unique([e.name for e in value], "eval set names must be unique", value)
 
 
 class RoutingConfig(Strict):
@@ -208,6 +212,11 @@ class BuildConfig(Strict):
         if not value or "/" in value or value.startswith("."):
             raise ValueError("version must be a plain folder name (no '/', not starting with '.')")
         return value
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_sources(cls, value: list[SourceConfig]) -> list[SourceConfig]:
+        return _unique([s.name for s in value], "source names must be unique (they tag every prompt)", value)
 
     @model_validator(mode="after")
     def _models_exist(self) -> "BuildConfig":

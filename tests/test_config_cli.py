@@ -29,6 +29,10 @@ def test_demo_config_loads_and_version_overrides() -> None:
         (lambda c: c["models"][0].pop("model_file"), "needs model_file"),
         (lambda c: c.update(version="../escape"), "version must be a plain folder name"),
         (lambda c: c.update(surprise=1), "surprise: Extra inputs are not permitted"),
+        (lambda c: c["sources"].append(dict(c["sources"][0])), "source names must be unique"),
+        (lambda c: c["sources"][0].update(hub_id="org/set"), "exactly one of `path`"),
+        (lambda c: c["decontamination"]["eval_sets"].append("nosuchset"), "unknown eval set 'nosuchset'"),
+        (lambda c: c["decontamination"].update(cosine_threshold=1.5), "cosine_threshold"),
     ],
 )
 def test_bad_configs_name_file_and_field(tmp_path: Path, edit, message: str) -> None:
