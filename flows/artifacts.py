@@ -17,6 +17,7 @@ from prefect.artifacts import (
 )
 
 from pipeline.io import StageOutput, read_rows
+from pipeline.evaluate.validate import checks_table
 from pipeline.publish import results_table
 
 DROP_ROWS = 500  # rows in a drops table; the full list is the stage's decisions.parquet
@@ -81,6 +82,19 @@ def publish_stage_artifacts(out: StageOutput) -> None:
         note = "" if len(shown) == len(dropped) else f" (first {len(shown)}; all in decisions.parquet)"
         create_table_artifact(key=artifact_key(version, out.stage, "drops"), table=shown,
                               description=f"{out.stage}: {len(dropped)} items not kept{note}")  # fmt: skip
+
+
+def publish_validation(out: StageOutput) -> None:
+    """The release checks as one table, with the details of every failed check."""
+    validation = json.loads(Path(out.path).read_text())["validation"]
+    verdict = "passed" if validation["passed"] else "FAILED: not published"
+    lines = [f"### Release validation: {verdict}", "", checks_table(validation)]
+    for check in validation["checks"]:
+        if check["status"] == "fail":
+            lines += ["", f"#### {check['name']}", "```json", json.dumps(check["details"], indent=1)[:4000], "```"]
+    version = Path(out.path).parent.parent.name
+    create_markdown_artifact(key=artifact_key(version, "validation"), markdown="\n".join(lines),
+                             description="release validation")  # fmt: skip
 
 
 class ProgressReporter:

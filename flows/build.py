@@ -19,9 +19,10 @@ from prefect.runtime import flow_run
 import pipeline
 from pipeline import stages
 from pipeline.config import BuildConfig, DataLocation, load_config
+from pipeline.evaluate.validate import ReleaseValidationError, failures
 from pipeline.io import StageOutput, file_fingerprint, output_intact, tree_fingerprint
 from pipeline.sources import resolve
-from flows.artifacts import ProgressReporter, publish_stage_artifacts, publish_summary
+from flows.artifacts import ProgressReporter, publish_stage_artifacts, publish_summary, publish_validation
 
 CODE_VERSION = tree_fingerprint(Path(pipeline.__file__).parent)
 
@@ -84,7 +85,9 @@ def assemble_task(
 
 @task(name="evaluate")
 def evaluate_task(config_json: str, base_dir: str, code: str, assembled: StageOutput) -> StageOutput:
-    return stages.run_evaluate(_context(config_json, base_dir), assembled)
+    out = stages.run_evaluate(_context(config_json, base_dir), assembled)
+    publish_validation(out)
+    return out
 
 
 @task(name="publish")
@@ -163,6 +166,13 @@ def build(config_path: str, version: str | None = None, base_dir: str = ".") -> 
     labeled = stage(label_task, routed, generated)
     assembled = stage(assemble_task, routed, generated, labeled)
     evaluated = stage(evaluate_task, assembled)
+    validation = json.loads(Path(evaluated.path).read_text())["validation"]
+    if not validation["passed"]:
+        # Stop before anything is published; the report and the validation artifact say why.
+        raise ReleaseValidationError(
+            f"release {cfg.version} failed validation, not published: " + "; ".join(failures(validation))
+            + f" (report: {evaluated.path})"
+        )
     published = stage(publish_task, assembled, evaluated)
 
     lm = stage.lm_requests()

@@ -27,8 +27,9 @@ def build(
     """Run the whole build flow for one benchmark version."""
     from pipeline.config import ConfigError, load_config
     from pipeline.embed import EmbeddingError
-    from pipeline.sources import SourceError
+    from pipeline.evaluate.validate import ReleaseValidationError
     from pipeline.lm import LMError
+    from pipeline.sources import SourceError
 
     try:
         load_config(config, version)  # fail on a bad config before starting Prefect
@@ -40,7 +41,7 @@ def build(
 
     try:
         summary = build_flow(config_path=str(config), version=version)
-    except (LMError, SourceError, EmbeddingError) as exc:
+    except (LMError, SourceError, EmbeddingError, ReleaseValidationError) as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(1) from None
     lm = summary["lm_requests"]
@@ -140,6 +141,51 @@ def decontaminate(
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(1) from None
     typer.echo("\n".join(summary_lines(report, cfg, input, out)))
+
+
+@app.command()
+def validate(
+    dataset: str = typer.Option(..., help="Release: a .parquet file, a Hub-layout folder or a Hub dataset id."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="Take limits and eval sets from this config."),
+    eval_set: list[str] = typer.Option([], "--eval-set", help="NAME=PATH[:FIELD] or registry NAME to re-check."),
+    bundled: bool = typer.Option(False, help="Re-check against every eval set bundled under data/evalsets/."),
+    out: Optional[Path] = typer.Option(None, help="Where to write the validation report (JSON)."),
+    split: str = typer.Option("test"),
+    cache_dir: Path = typer.Option(Path("outputs/.embed-cache"), help="Embedding cache."),
+) -> None:
+    """Check a release before publishing: schema, duplicates, baselines, model bias, contamination.
+    Exits 1 when a check fails."""
+    from pipeline.config import ConfigError, DecontaminationConfig, ValidationConfig, load_config
+    from pipeline.decontaminate import Detector
+    from pipeline.embed import Embedder, EmbeddingCache, EmbeddingError
+    from pipeline.evaluate.dataset import load_release
+    from pipeline.evaluate.validate import checks_table, validate_release
+    from pipeline.io import atomic_write_text
+    from pipeline.sources import SourceError
+
+    try:
+        cfg = load_config(config) if config else None
+        specs = list(eval_set) + (_bundled_specs(BUNDLED_REGISTRY) if bundled else [])
+        decon = cfg.decontamination if cfg else DecontaminationConfig()
+        if specs:
+            decon = decon.model_copy(update={"eval_sets": DecontaminationConfig(eval_sets=specs).eval_sets})
+        rows = load_release(dataset, split)
+        emb = cfg.embeddings if cfg else None
+        cache = EmbeddingCache(Embedder(emb.model if emb else "package:all-MiniLM-L6-v2"), cache_dir)
+        detector = Detector.load(decon, cache, Path.cwd()) if decon.eval_sets else None
+        validation = validate_release(rows, cfg.validation if cfg else ValidationConfig(),
+                                      cfg.num_rejected if cfg else 3, detector, cache, cfg.seed if cfg else 0)  # fmt: skip
+    except (ConfigError, ValueError, SourceError, EmbeddingError) as exc:  # DatasetError is a ValueError
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(checks_table(validation))
+    if out:
+        atomic_write_text(out, json.dumps({"dataset": dataset, "validation": validation}, indent=2))
+        typer.echo(f"\nreport: {out}")
+    if not validation["passed"]:
+        typer.secho("validation FAILED", fg="red", err=True)
+        raise typer.Exit(1)
+    typer.echo("validation passed")
 
 
 @models_app.command("prepare")

@@ -183,6 +183,22 @@ class EvaluateConfig(Strict):
     scorers: list[ScorerConfig] = Field(default_factory=list)
 
 
+class ValidationConfig(Strict):
+    """Release checks run before publishing; a breached limit fails the build. None: report only."""
+
+    near_duplicate_threshold: float = Field(default=0.95, gt=0, le=1)
+    max_duplicate_prompts: int = Field(default=0, ge=0)
+    # Points above the random baseline that "always longest/shortest" or "always position N" may
+    # reach on a best-of-N subset (RB2 builds its subsets so length does not give answers away).
+    max_length_advantage: float | None = 10.0
+    max_position_advantage: float | None = 10.0
+    max_model_chosen_ratio: float | None = None  # a model's share of chosen / its share of candidates
+    # Baseline limits apply to subsets with at least this many items: on fewer, one item moves a
+    # baseline by several points and the check reports without judging.
+    baseline_min_items: int = Field(default=50, ge=1)
+    recheck_contamination: bool = True
+
+
 class PublishConfig(Strict):
     license: str = "odc-by"
     pretty_name: str | None = None
@@ -204,6 +220,7 @@ class BuildConfig(Strict):
     subsets: SubsetsConfig
     num_rejected: int = Field(default=3, ge=1)
     evaluate: EvaluateConfig = EvaluateConfig()
+    validation: ValidationConfig = ValidationConfig()
     publish: PublishConfig = PublishConfig()
 
     @field_validator("version")

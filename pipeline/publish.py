@@ -48,6 +48,7 @@ def render_card(
     reports: list[dict[str, Any]],
     models: list[str],
     eval_sets: list[str],
+    checks: str = "",
 ) -> str:
     data = DatasetCardData(
         license=license_id,
@@ -81,7 +82,11 @@ A RewardBench 2 style best-of-4 benchmark: each row has one correct (`chosen`) a
 
 {funnel_table(decisions)}
 
-## Validation: accuracy of baselines and scorers (%)
+## Validation checks
+
+{checks or "(not run)"}
+
+## Accuracy of baselines and scorers (%)
 
 {results_table(reports)}
 """

@@ -21,6 +21,7 @@ from pipeline.embed import Embedder, EmbeddingCache
 from pipeline.evaluate.report import accuracy_report
 from pipeline.evaluate.run import baseline_reports
 from pipeline.evaluate.scorers import ratings_judge
+from pipeline.evaluate.validate import ReleaseValidationError, checks_table, failures, validate_release
 from pipeline.generate import Progress
 from pipeline.io import (
     DecisionLog,
@@ -146,8 +147,13 @@ def run_assemble(ctx: RunContext, routed: StageOutput, generated: StageOutput, l
 
 
 def run_evaluate(ctx: RunContext, assembled: StageOutput) -> StageOutput:
-    """Baselines and every configured scorer on the release; writes report.json."""
+    """Release validation, baselines and every configured scorer; writes report.json."""
     rows = read_rows(assembled.path)
+    cache = ctx.embedding_cache()
+    detector = None
+    if ctx.cfg.validation.recheck_contamination and ctx.cfg.decontamination.eval_sets:
+        detector = decontaminate_mod.Detector.load(ctx.cfg.decontamination, cache, ctx.base_dir)
+    validation = validate_release(rows, ctx.cfg.validation, ctx.cfg.num_rejected, detector, cache, ctx.cfg.seed)
     reports = baseline_reports(rows)
     lm: dict[str, int] = {}
     with ctx.model_pool() as pool:
@@ -157,19 +163,25 @@ def run_evaluate(ctx: RunContext, assembled: StageOutput) -> StageOutput:
             reports.append(accuracy_report(scorer.name, rows, score(rows)))
         lm = pool.total()
     path = ctx.stage_dir("evaluate") / "report.json"
-    atomic_write_text(path, json.dumps({"items": len(rows), "reports": reports}, indent=2))
-    return StageOutput("evaluate", str(path), file_fingerprint(path),
-                       {"items": len(rows), **{f"lm_{k}": v for k, v in lm.items()}})  # fmt: skip
+    report = {"items": len(rows), "validation": validation, "reports": reports}
+    atomic_write_text(path, json.dumps(report, indent=2))
+    counts = {"items": len(rows), "validation_failed": len(failures(validation)), **{f"lm_{k}": v for k, v in lm.items()}}
+    return StageOutput("evaluate", str(path), file_fingerprint(path), counts)
 
 
 def run_publish(ctx: RunContext, assembled: StageOutput, evaluated: StageOutput) -> StageOutput:
     """The Hub-layout folder (card + data) for this version, under the run directory."""
     rows = read_rows(assembled.path)
-    reports = json.loads(Path(evaluated.path).read_text())["reports"]
+    report = json.loads(Path(evaluated.path).read_text())
+    failed = failures(report["validation"])
+    if failed:
+        raise ReleaseValidationError(f"release {ctx.cfg.version} failed validation: " + "; ".join(failed))
+    reports = report["reports"]
     decisions = list(read_decision_log(ctx.run_dir))
     models = sorted({m for r in rows for m in r["models"]})
     eval_sets = [e.name for e in ctx.cfg.decontamination.eval_sets]
-    card = render_card(ctx.cfg.version, ctx.cfg.publish.license, rows, decisions, reports, models, eval_sets)
+    card = render_card(ctx.cfg.version, ctx.cfg.publish.license, rows, decisions, reports, models, eval_sets,
+                       checks_table(report["validation"]))  # fmt: skip
     folder = write_hub_folder(ctx.run_dir / "hub", Path(assembled.path), card)
     readme = folder / "README.md"
     return StageOutput("publish", str(folder), file_fingerprint(readme), {"items": len(rows)})

@@ -127,3 +127,21 @@ def test_build_then_rerun(prefect_harness: None, tiny_config: Path) -> None:
     assert third["cached_stages"] == []
     assert third["lm_requests"]["sent"] == 0 and third["lm_requests"]["cache_hits"] > 0
     assert pq.read_table(third["release"]).equals(release)
+
+
+@pytest.mark.slow
+def test_failed_validation_stops_before_publishing(prefect_harness: None, tiny_config: Path) -> None:
+    """Limits no release can meet: the flow stops after evaluate, with a message and an artifact."""
+    from pipeline.evaluate.validate import ReleaseValidationError
+
+    cfg = yaml.safe_load(tiny_config.read_text())
+    cfg["version"] = "tiny-strict"
+    cfg["validation"] = {"max_length_advantage": -100, "baseline_min_items": 1}
+    strict = tiny_config.with_name("tiny-strict.yaml")
+    strict.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(ReleaseValidationError, match="failed validation, not published: length baselines"):
+        run_build(strict)
+    run_dir = Path(cfg["output_dir"]) / "tiny-strict"
+    assert (run_dir / "evaluate" / "report.json").is_file() and not (run_dir / "hub").exists()
+    artifact = latest_artifacts(["tiny-strict-validation"])["tiny-strict-validation"]
+    assert "FAILED: not published" in artifact["data"] and "| length baselines | fail |" in artifact["data"]

@@ -17,7 +17,6 @@ def unit(rows: int, dim: int, seed: int) -> np.ndarray:
 @pytest.fixture
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(similarity, "QUERY_CHUNK", 7)
-    monkeypatch.setattr(similarity, "KEY_CHUNK", 11)
 
 
 def test_top_k_matches_brute_force(small_chunks: None) -> None:

@@ -61,6 +61,14 @@ def parse_choice(text: str) -> int | None:
     return LETTERS.index(found[-1]) if found else None
 
 
+def presentation_order(row_id: str, n: int, seed: int) -> list[int]:
+    """Which completion the ranking judge shows at each position: seeded per row, so the chosen
+    completion (always first in the dataset) lands anywhere."""
+    order = list(range(n))
+    random.Random(derived_seed(seed, row_id, "ranking")).shuffle(order)
+    return order
+
+
 def ranking_judge(model: LanguageModel, template_path: Path, seed: int, max_tokens: int = 16) -> Scorer:
     """RB2 "ranking" mode: four answers in seeded shuffled positions, the judge names the best.
 
@@ -74,8 +82,7 @@ def ranking_judge(model: LanguageModel, template_path: Path, seed: int, max_toke
             texts = completions_of(row)
             if len(texts) != len(LETTERS):
                 raise ValueError(f"ranking judge needs exactly 4 completions; row {row['id']} has {len(texts)}")
-            order = list(range(len(texts)))
-            random.Random(derived_seed(seed, row["id"], "ranking")).shuffle(order)
+            order = presentation_order(row["id"], len(texts), seed)
             orders.append(order)
             answers = {f"answer_{LETTERS[pos].lower()}": texts[i] for pos, i in enumerate(order)}
             content = template.format(prompt=row["prompt"], **answers)
@@ -87,6 +94,22 @@ def ranking_judge(model: LanguageModel, template_path: Path, seed: int, max_toke
             choice = parse_choice(result.text) if result.ok else None
             if choice is not None:
                 scores[order[choice]] = 1.0
+            out.append(scores)
+        return out
+
+    return score
+
+
+def position_scorer(position: int, seed: int) -> Scorer:
+    """Always pick the completion shown at `position` in the ranking judge's order: a judge with a
+    position bias scores this; the shuffle must keep it at the random baseline."""
+
+    def score(rows: Sequence[Row]) -> list[list[float]]:
+        out = []
+        for row in rows:
+            order = presentation_order(row["id"], len(completions_of(row)), seed)
+            scores = [0.0] * len(order)
+            scores[order[position % len(order)]] = 1.0
             out.append(scores)
         return out
 
