@@ -14,7 +14,7 @@ LLAMA_WHEEL_STAMP := $(LLAMA_WHEEL_DIR)/.llama-cpp-python-$(LLAMA_VERSION)
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install vllm-env models demo test test-main test-vllm bench clean
+.PHONY: install vllm-env models demo test test-main test-vllm bench bench-decontam calibrate clean
 
 $(LLAMA_WHEEL_STAMP):
 	mkdir -p $(LLAMA_WHEEL_DIR)
@@ -64,6 +64,13 @@ test: test-main test-vllm
 
 bench: models
 	$(VENV)/bin/python benchmarks/lm_throughput.py
+
+# 100k prompts x 50k eval items: encoding alone takes 20-30 min on 2 cores (cached after the first run).
+bench-decontam: install
+	$(VENV)/bin/python benchmarks/decontam_scale.py --cache-dir outputs/.bench-cache
+
+calibrate: install
+	$(VENV)/bin/python benchmarks/calibrate_decontam.py
 
 clean:
 	rm -rf outputs/*/ outputs/.lm-cache .pytest_cache
