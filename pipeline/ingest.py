@@ -18,9 +18,7 @@ from pipeline.embed import PROMPT_LABEL, EmbeddingCache
 from pipeline.io import DecisionLog
 from pipeline.records import Prompt, prompt_id
 from pipeline.similarity import earlier_pairs_above
-from pipeline.sources import RawRow, SourceError, read_location
-
-__all__ = ["SourceError", "ingest", "normalize"]
+from pipeline.sources import RawRow, read_location
 
 STAGE = "ingest"
 

@@ -10,8 +10,9 @@ import pytest
 from pipeline.config import DecontaminationConfig, EvalSetConfig, IngestConfig, SourceConfig
 from pipeline.decontaminate import Detector, decontaminate
 from pipeline.embed import Embedder, EmbeddingCache
-from pipeline.ingest import SourceError, ingest, normalize
+from pipeline.ingest import ingest, normalize
 from pipeline.io import DecisionLog
+from pipeline.sources import SourceError
 
 
 def write(path: Path, lines: list[str | bytes]) -> Path:

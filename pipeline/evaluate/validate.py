@@ -10,6 +10,8 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
+import numpy as np
+
 from pipeline.config import ValidationConfig
 from pipeline.decontaminate import Detector
 from pipeline.embed import EmbeddingCache
@@ -56,7 +58,7 @@ def _schema(rows: Sequence[Row], num_rejected: int) -> Check:
                  {"problems": problems[:EXAMPLES], "subsets": dict(Counter(r.get("subset") for r in rows))})  # fmt: skip
 
 
-def _duplicates(rows: Sequence[Row], cfg: ValidationConfig, cache: EmbeddingCache | None) -> Check:
+def _duplicates(rows: Sequence[Row], cfg: ValidationConfig, vectors: np.ndarray | None) -> Check:
     first: dict[str, Row] = {}
     exact = []
     for r in rows:
@@ -67,15 +69,14 @@ def _duplicates(rows: Sequence[Row], cfg: ValidationConfig, cache: EmbeddingCach
         else:
             first[key] = r
     near = []
-    if cache is not None and len(rows) > 1:
-        vectors = cache.get("release-prompts", [r["prompt"] for r in rows])
+    if vectors is not None and len(rows) > 1:
         for i, j, cosine in earlier_pairs_above(vectors, cfg.near_duplicate_threshold):
             if canonical(rows[i]["prompt"]) != canonical(rows[j]["prompt"]):
                 near.append({"id": rows[i]["id"], "subset": rows[i]["subset"], "similar_to": rows[j]["id"],
                              "similar_to_subset": rows[j]["subset"], "cosine": round(cosine, 4)})  # fmt: skip
     found = len(exact) + len(near)
     status = "fail" if found > cfg.max_duplicate_prompts else "pass"
-    scope = f"cosine >= {cfg.near_duplicate_threshold}" if cache is not None else "embeddings not checked"
+    scope = f"cosine >= {cfg.near_duplicate_threshold}" if vectors is not None else "embeddings not checked"
     return Check("duplicate prompts", status, f"{len(exact)} exact and {len(near)} near-duplicate prompts ({scope}), "
                  f"allowed {cfg.max_duplicate_prompts}", {"exact": exact[:EXAMPLES], "near": near[:EXAMPLES]})  # fmt: skip
 
@@ -142,11 +143,10 @@ class ReleaseValidationError(RuntimeError):
     """A release breached a validation limit; the message lists every failed check."""
 
 
-def _contamination(rows: Sequence[Row], detector: Detector | None, cache: EmbeddingCache | None) -> Check:
-    if detector is None or cache is None or not detector.items:
+def _contamination(rows: Sequence[Row], detector: Detector | None, vectors: np.ndarray | None) -> Check:
+    if detector is None or vectors is None or not detector.items:
         return Check("decontamination re-run", "info", "no eval sets configured")
-    texts = [r["prompt"] for r in rows]
-    matches = detector.check(texts, cache.get("release-prompts", texts))
+    matches = detector.check([r["prompt"] for r in rows], vectors)
     hits = [{"id": r["id"], "subset": r["subset"], **m.evidence()} for r, m in zip(rows, matches) if m is not None]
     status = "fail" if hits else "pass"
     sets = ", ".join(sorted(detector.sizes()))
@@ -172,14 +172,15 @@ def validate_release(
     positions = [accuracy_report(f"always position {p + 1} (ranking order)", rows, position_scorer(p, seed)(rows))
                  for p in range(num_rejected + 1)]  # fmt: skip
     sizes = Counter(r["subset"] for r in rows)
+    vectors = cache.get("release-prompts", [r["prompt"] for r in rows]) if cache is not None else None
     checks = [
         schema,
-        _duplicates(rows, cfg, cache),
+        _duplicates(rows, cfg, vectors),
         _advantage_check("length baselines", lengths, random, cfg.max_length_advantage, sizes, cfg.baseline_min_items),
         _advantage_check("position baselines", positions, random, cfg.max_position_advantage, sizes,
                          cfg.baseline_min_items),  # fmt: skip
         _model_bias(rows, cfg.max_model_chosen_ratio),
-        _contamination(rows, detector, cache),
+        _contamination(rows, detector, vectors),
     ]
     return {
         "passed": all(c.status != "fail" for c in checks),
