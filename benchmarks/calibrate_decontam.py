@@ -71,7 +71,7 @@ def main() -> None:
     print(f"eval sets: {sum(detector.sizes().values())} items in {len(detector.sizes())} sets")
     print(f"defaults: cosine >= {cfg.cosine_threshold}, {cfg.ngram_size}-gram overlap >= {cfg.ngram_threshold}, "
           f"top {cfg.top_k}")  # fmt: skip
-    print(f"\n| kind | flagged | n | rate |\n|---|---:|---:|---:|")
+    print("\n| kind | flagged | n | rate |\n|---|---:|---:|---:|")
     for kind, (hit, n) in sorted(per_kind.items()):
         print(f"| {kind} | {hit} | {n} | {hit / n:.1%} |")
     print(f"\nrecall on altered eval items: {recall:.1%}  (attributed to the right item: {attributed / positives:.1%})")

@@ -564,7 +564,7 @@ def write_readme(rows, skipped, natural, excluded, eligible, negatives, eval_reg
     add("Exclusion rule: a pool prompt is left out when its canonical form (Unicode NFC, casefolded, every")
     add("run of non-alphanumeric characters replaced by one space, stripped) equals the canonical form of")
     add("any item of any bundled eval set (all of `data/evalsets/`, not only the ten above), or when one")
-    add(f"of the two canonical forms contains the other as whole words and the shorter has at least")
+    add("of the two canonical forms contains the other as whole words and the shorter has at least")
     add(f"{MIN_CONTAINED_WORDS} words (a prompt inside a jailbreak template, an eval question with a few words")
     add("added: the `truncated`, `prefix` and `suffix` kinds label such text contaminated). All")
     add("`oasst1_en_validation` prompts are left out too (their English roots are AlpacaEval's `oasst`")

@@ -6,7 +6,7 @@ come from the config's `validation` section; a failed check stops the flow befor
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
