@@ -10,7 +10,6 @@ thresholds so the choice of defaults can be seen and re-made.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -18,16 +17,12 @@ from pathlib import Path
 from pipeline.config import DecontaminationConfig
 from pipeline.decontaminate import Detector
 from pipeline.embed import Embedder, EmbeddingCache
+from pipeline.evalsets import bundled_specs
 from pipeline.ingest import normalize
 from pipeline.overlap import canonical, ngrams, overlap
 from pipeline.similarity import top_k
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def bundled_specs() -> list[str]:
-    with (ROOT / "data/evalsets/registry.tsv").open(newline="") as handle:
-        return [f"{row['name']}={row['path']}" for row in csv.DictReader(handle, delimiter="\t")]
 
 
 def rates(rows: list[dict], flagged: list[bool]) -> tuple[dict[str, tuple[int, int]], float, float, float]:
@@ -54,7 +49,7 @@ def main() -> None:
     args = parser.parse_args()
 
     rows = [json.loads(line) for line in args.checkset.read_text().splitlines() if line.strip()]
-    cfg = DecontaminationConfig(eval_sets=bundled_specs())
+    cfg = DecontaminationConfig(eval_sets=bundled_specs(ROOT))
     cache = EmbeddingCache(Embedder("package:all-MiniLM-L6-v2"), args.cache_dir)
     detector = Detector.load(cfg, cache, ROOT)
     texts = [normalize(r["text"]) for r in rows]

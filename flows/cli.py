@@ -91,14 +91,11 @@ def evaluate(
     typer.echo(f"\nreport: {out}")
 
 
-BUNDLED_REGISTRY = Path("data/evalsets/registry.tsv")
+def _eval_specs(eval_set: list[str], bundled: bool) -> list[str]:
+    """The --eval-set values, plus every bundled set with --bundled (paths relative to the cwd)."""
+    from pipeline.evalsets import bundled_specs
 
-
-def _bundled_specs(registry: Path) -> list[str]:
-    import csv
-
-    with registry.open(newline="") as handle:
-        return [f"{row['name']}={row['path']}" for row in csv.DictReader(handle, delimiter="\t")]
+    return list(eval_set) + (bundled_specs(Path.cwd()) if bundled else [])
 
 
 @app.command()
@@ -117,12 +114,12 @@ def decontaminate(
     """Drop prompts that leak from downstream eval sets; print a one-screen summary."""
     from pydantic import ValidationError
 
-    from pipeline.config import DecontaminationConfig
+    from pipeline.config import DecontaminationConfig, describe_errors
     from pipeline.decontaminate_file import decontaminate_file, summary_lines
     from pipeline.embed import Embedder, EmbeddingCache, EmbeddingError
     from pipeline.sources import SourceError
 
-    specs = list(eval_set) + (_bundled_specs(BUNDLED_REGISTRY) if bundled else [])
+    specs = _eval_specs(eval_set, bundled)
     if not specs:
         typer.secho("error: give at least one --eval-set (or --bundled)", fg="red", err=True)
         raise typer.Exit(2)
@@ -131,8 +128,7 @@ def decontaminate(
     try:
         cfg = DecontaminationConfig.model_validate({"eval_sets": specs, **overrides})
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        typer.secho(f"error: {problems}", fg="red", err=True)
+        typer.secho(f"error: {describe_errors(exc)}", fg="red", err=True)
         raise typer.Exit(2) from None
     cache = EmbeddingCache(Embedder(model), cache_dir)
     try:
@@ -165,7 +161,7 @@ def validate(
 
     try:
         cfg = load_config(config) if config else None
-        specs = list(eval_set) + (_bundled_specs(BUNDLED_REGISTRY) if bundled else [])
+        specs = _eval_specs(eval_set, bundled)
         decon = cfg.decontamination if cfg else DecontaminationConfig()
         if specs:
             decon = decon.model_copy(update={"eval_sets": DecontaminationConfig(eval_sets=specs).eval_sets})

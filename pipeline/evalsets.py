@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from pipeline.config import EvalSetConfig
 from pipeline.sources import SourceError, read_location
 
 TEXT_FIELDS = ("text", "prompt", "question", "problem", "instruction", "input")
+BUNDLED_REGISTRY = "data/evalsets/registry.tsv"  # the offline copies shipped in this repository
 
 
 @dataclass(frozen=True)
@@ -17,6 +19,12 @@ class EvalItem:
     eval_set: str
     item_id: str
     text: str
+
+
+def bundled_specs(root: Path) -> list[str]:
+    """`NAME=PATH` for every eval set bundled under data/evalsets (paths relative to `root`)."""
+    with (root / BUNDLED_REGISTRY).open(newline="") as handle:
+        return [f"{row['name']}={row['path']}" for row in csv.DictReader(handle, delimiter="\t")]
 
 
 def _text_field(eval_set: EvalSetConfig, first: dict[str, Any]) -> str:
