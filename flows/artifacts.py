@@ -84,6 +84,79 @@ def publish_stage_artifacts(out: StageOutput) -> None:
                               description=f"{out.stage}: {len(dropped)} items not kept{note}")  # fmt: skip
 
 
+LABEL_ROWS = 1000  # rows per subset's label table; all labels are in label/labels.parquet
+
+
+def label_evidence(evidence: dict[str, Any]) -> dict[str, Any]:
+    """The evidence a reviewer checks, one column per kind: judge votes, the extracted and gold
+    answers, the constraint's measurement, sentences redacted before judging, a human override."""
+    votes = "; ".join(f"{v['judge']}: {v['verdict'] or v['problem']}" for v in evidence.get("votes", []))
+    auto = evidence.get("automatic") or {}
+    return {
+        "judge_votes": votes or None,
+        "panel": evidence.get("status"),
+        "extracted": evidence.get("extracted"),
+        "gold": evidence.get("gold"),
+        "constraint": (evidence.get("instruction_id") or (evidence.get("constraint") or {}).get("type")),
+        "constraint_detail": evidence.get("detail"),
+        "redacted": " | ".join(evidence.get("redacted", [])) or None,
+        "overrides": f"{auto.get('labeler')}: {auto.get('label')}" if auto else None,
+    }
+
+
+def label_tables(stage_dir: Path) -> dict[str, list[dict[str, Any]]]:
+    """Per subset: every label with its evidence, for the UI."""
+    completions = {c["completion_id"]: c for c in read_rows(stage_dir.parent / "generate" / "completions.parquet")}
+    tables: dict[str, list[dict[str, Any]]] = {}
+    for lab in read_rows(stage_dir / "labels.parquet"):
+        c = completions.get(lab["completion_id"], {})
+        row = {"completion_id": lab["completion_id"], "model": c.get("model"), "method": c.get("method"),
+               "completion": _cell(c.get("text")), "label": lab["label"], "labeler": lab["labeler"],
+               "reasoning": _cell(lab["reasoning"]), **label_evidence(json.loads(lab["evidence"] or "{}"))}  # fmt: skip
+        tables.setdefault(c.get("subset") or "unknown", []).append(row)
+    return tables
+
+
+def labeling_markdown(report: dict[str, Any]) -> str:
+    lines = ["### Labeling report", "", "| subset | labeler | completions | correct | incorrect | abstain | disagreements |",
+             "|---|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    lines += [f"| {r['subset']} | {r['labeler']} | {r['completions']} | {r['correct']} | {r['incorrect']} | "
+              f"{r['abstain']} | {r['disagreements']} |" for r in report["labelers"]]  # fmt: skip
+    annotated = [r for r in report["agreement"] if r["annotated"]]
+    lines += ["", "#### Agreement with human annotations", ""]
+    if not annotated:
+        lines.append("No completion of this build is annotated yet (`rb annotate export` picks a sample).")
+    else:
+        lines += ["| subset | labeler | annotated | agree | disagree | agreement | kappa |", "|---|---|---:|---:|---:|---:|---:|"]
+        for r in annotated:
+            agreement = "-" if r["agreement"] is None else f"{100 * r['agreement']:.0f}%"
+            kappa = "-" if r["kappa"] is None else f"{r['kappa']:.2f}"
+            lines.append(f"| {r['subset']} | {r['labeler']} | {r['annotated']} | {r['agree']} | {r['disagree']} | "
+                         f"{agreement} | {kappa} |")  # fmt: skip
+    issues = report["annotations"]["issues"]
+    if issues:
+        lines += ["", f"#### Problems in annotation files ({len(issues)})", ""] + [f"- {i}" for i in issues[:50]]
+    return "\n".join(lines)
+
+
+def publish_label_artifacts(out: StageOutput) -> None:
+    """The labeling report and one table per subset of labels with their evidence."""
+    stage_dir = Path(out.path).parent
+    version = stage_dir.parent.name
+    report = json.loads((stage_dir / "report.json").read_text())
+    create_markdown_artifact(key=artifact_key(version, "labeling-report"), markdown=labeling_markdown(report),
+                             description="labels per subset and labeler: abstains, disagreements, agreement")  # fmt: skip
+    for subset, rows in sorted(label_tables(stage_dir).items()):
+        shown = rows[:LABEL_ROWS]
+        note = "" if len(shown) == len(rows) else f" (first {len(shown)}; all in labels.parquet)"
+        counts = Counter(r["label"] for r in rows)
+        split = sum(r["panel"] == "disagreed" for r in rows)
+        create_table_artifact(
+            key=artifact_key(version, "labels", subset), table=shown,
+            description=f"{subset}: {len(rows)} labels, {counts['abstain']} abstains, {split} disagreements{note}",
+        )  # fmt: skip
+
+
 def publish_validation(out: StageOutput) -> None:
     """The release checks as one table, with the details of every failed check."""
     validation = json.loads(Path(out.path).read_text())["validation"]

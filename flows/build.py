@@ -22,7 +22,13 @@ from pipeline.config import BuildConfig, DataLocation, load_config
 from pipeline.evaluate.validate import ReleaseValidationError, failures
 from pipeline.io import StageOutput, file_fingerprint, output_intact, tree_fingerprint
 from pipeline.sources import resolve
-from flows.artifacts import ProgressReporter, publish_stage_artifacts, publish_summary, publish_validation
+from flows.artifacts import (
+    ProgressReporter,
+    publish_label_artifacts,
+    publish_stage_artifacts,
+    publish_summary,
+    publish_validation,
+)
 
 CODE_VERSION = tree_fingerprint(Path(pipeline.__file__).parent)
 
@@ -67,10 +73,12 @@ def generate_task(config_json: str, base_dir: str, code: str, routed: StageOutpu
 
 @task(name="label")
 def label_task(
-    config_json: str, base_dir: str, code: str, routed: StageOutput, generated: StageOutput
+    config_json: str, base_dir: str, code: str, annotation_hashes: dict[str, str], routed: StageOutput,
+    generated: StageOutput,
 ) -> StageOutput:
     out = stages.run_label(_context(config_json, base_dir), routed, generated)
     publish_stage_artifacts(out)
+    publish_label_artifacts(out)
     return out
 
 
@@ -115,7 +123,9 @@ class StageCaller:
     """Runs tasks with caching under the run directory and remembers which were cache hits."""
 
     def __init__(self, cfg: BuildConfig, base_dir: Path):
-        self.common = (cfg.model_dump_json(), str(base_dir), CODE_VERSION)
+        # Prompt templates shape every LM request and judge verdict: a change to one reruns stages.
+        code = f"{CODE_VERSION}+prompts:{tree_fingerprint(base_dir / cfg.prompts_dir, '**/*')}"
+        self.common = (cfg.model_dump_json(), str(base_dir), code)
         storage_dir = base_dir / cfg.output_dir / cfg.version / ".prefect"
         # A Path (not an unsaved block) makes Prefect use local files under the run directory.
         self.storage = storage_dir / "results"
@@ -163,7 +173,9 @@ def build(config_path: str, version: str | None = None, base_dir: str = ".") -> 
     clean = stage(decontaminate_task, eval_sets, ingested)
     routed = stage(route_task, clean)
     generated = stage(generate_task, routed)
-    labeled = stage(label_task, routed, generated)
+    # Annotation files are inputs of the label stage: editing one relabels on the next run.
+    annotations = {p.name: file_fingerprint(p) for p in sorted((root / cfg.annotations_dir).glob("*.jsonl"))}
+    labeled = stage(label_task, annotations, routed, generated)
     assembled = stage(assemble_task, routed, generated, labeled)
     evaluated = stage(evaluate_task, assembled)
     validation = json.loads(Path(evaluated.path).read_text())["validation"]

@@ -194,5 +194,111 @@ def prepare_models(models_dir: Path = typer.Option(Path("models"), help="Where t
         typer.echo(f"{name}: {path} ({path.stat().st_size / 1e6:.0f} MB)")
 
 
+annotate_app = typer.Typer(help="Human annotations: export items for review, report agreement with labelers.")
+app.add_typer(annotate_app, name="annotate")
+
+
+def _annotate_tables(
+    config: Path, version: Optional[str], names: list[str]
+) -> tuple[str, Path, dict[str, list]]:
+    """The version, the annotation folder and the named stage tables (route/prompts, generate/completions,
+    label/labels) of its run dir under the current directory; exits 2 on a bad config, 1 on a missing
+    table."""
+    from pipeline.config import ConfigError, load_config
+    from pipeline.io import read_rows
+
+    try:
+        cfg = load_config(config, version)
+    except ConfigError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from None
+    run_dir = Path(cfg.output_dir) / cfg.version
+    tables = {}
+    for name in names:
+        path = run_dir / name
+        if not path.is_file():
+            message = f"{path} not found: run `rb build --config {config}` first"
+            typer.secho(f"error: {message}", fg="red", err=True)
+            raise typer.Exit(1)
+        tables[name] = read_rows(path)
+    return cfg.version, Path(getattr(cfg, "annotations_dir", "annotations")), tables
+
+
+@annotate_app.command("export")
+def annotate_export(
+    config: Path = typer.Option(..., "--config", "-c", help="Benchmark-version config (YAML)."),
+    version: Optional[str] = typer.Option(None, "--version", help="Override the config's version name."),
+    per_subset: int = typer.Option(20, "--per-subset", min=1, help="Completions to sample per subset."),
+    seed: int = typer.Option(0, "--seed", help="Sampling seed: the same seed picks the same items."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Default: <annotations>/review-<version>.jsonl."),
+    annotations: Optional[Path] = typer.Option(None, help="Annotation folder (default: annotations_dir)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite --out if it exists (its labels are lost)."),
+) -> None:
+    """Write a sample of labeled completions as JSONL for people to check (not yet annotated first)."""
+    from collections import Counter
+
+    from pipeline.io import atomic_write_text
+    from pipeline.label.human import export_sample, load_annotations
+    from pipeline.records import Completion, Label, Prompt
+
+    names = ["route/prompts.parquet", "generate/completions.parquet", "label/labels.parquet"]
+    run_version, annotations_dir, tables = _annotate_tables(config, version, names)
+    annotations = annotations or annotations_dir
+    target = out or annotations / f"review-{run_version}.jsonl"
+    if target.exists() and not force:
+        message = f"{target} exists (it may hold filled-in labels); pick another --out or pass --force"
+        typer.secho(f"error: {message}", fg="red", err=True)
+        raise typer.Exit(1)
+    prompts = [Prompt(**{**r, "metadata": json.loads(r["metadata"] or "{}")}) for r in tables[names[0]]]
+    completions = [Completion(**r) for r in tables[names[1]]]
+    labels = [Label(**r) for r in tables[names[2]]]
+    already = load_annotations(annotations)
+    rows = export_sample(prompts, completions, labels, per_subset, seed, already)
+    atomic_write_text(target, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    fresh = Counter(r["subset"] for r in rows if not already.annotated(r["id"]))
+    typer.echo(f"Wrote {len(rows)} rows for review to {target}")
+    for subset, n in sorted(Counter(r["subset"] for r in rows).items()):
+        typer.echo(f"  {subset}: {n} rows ({fresh[subset]} not yet annotated)")
+    typer.echo(
+        "\nOn each line set `label` to \"correct\" or \"incorrect\", `annotator` to your name and, if useful,"
+        f"\n`note`; leave `label` null to skip a line. Files in {annotations}/ override the automatic labels"
+        "\non the next `rb build`; `rb annotate report` shows how often the labelers agree with you."
+    )
+    if target.parent.resolve() != annotations.resolve():
+        typer.echo(f"(Move the filled-in file into {annotations}/ for the build to read it.)")
+
+
+@annotate_app.command("report")
+def annotate_report(
+    config: Path = typer.Option(..., "--config", "-c", help="Benchmark-version config (YAML)."),
+    version: Optional[str] = typer.Option(None, "--version", help="Override the config's version name."),
+    annotations: Optional[Path] = typer.Option(None, help="Annotation folder (default: annotations_dir)."),
+) -> None:
+    """Agreement of the automatic labelers with the human annotations, per subset and labeler."""
+    from pipeline.label.human import agreement_report, annotation_issues, automatic_labels, load_annotations
+    from pipeline.records import Label
+
+    names = ["route/prompts.parquet", "label/labels.parquet"]
+    _, annotations_dir, tables = _annotate_tables(config, version, names)
+    annotations = annotations or annotations_dir
+    subset_of = {r["prompt_id"]: r["subset"] for r in tables[names[0]] if r.get("subset")}
+    labels = automatic_labels(Label(**r) for r in tables[names[1]])
+    found = load_annotations(annotations)
+    typer.echo(f"{len(found.labels)} annotated completions in {len(found.files)} files under {annotations}/ "
+               f"({found.unreviewed} rows not reviewed yet, {len(found.conflicts)} conflicts)\n")  # fmt: skip
+    lines = ["| subset | labeler | annotated | agree | disagree | abstained | agreement % | kappa |",
+             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in agreement_report(labels, found, subset_of):
+        pct = "-" if r["agreement"] is None else f"{100 * r['agreement']:.1f}"
+        kappa = "-" if r["kappa"] is None else f"{r['kappa']:.2f}"
+        lines.append(f"| {r['subset']} | {r['labeler']} | {r['annotated']} | {r['agree']} | {r['disagree']} "
+                     f"| {r['abstained']} | {pct} | {kappa} |")  # fmt: skip
+    typer.echo("\n".join(lines))
+    issues = annotation_issues(found, labels)
+    if issues:
+        typer.echo(f"\nIssues in the annotation files ({len(issues)}):")
+        typer.echo("\n".join(f"  {line}" for line in issues))
+
+
 if __name__ == "__main__":
     app()

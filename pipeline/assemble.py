@@ -13,6 +13,7 @@ from typing import Any
 
 from pipeline.config import SUBSET_NAMES
 from pipeline.io import DecisionLog
+from pipeline.overlap import canonical
 from pipeline.records import Completion, Label, Prompt, derived_seed, empty_metadata
 
 STAGE = "assemble"
@@ -51,6 +52,11 @@ def _one_item(
         model = rng.choice(viable)
         correct = [c for c in correct if c.model == model]
         incorrect = [c for c in incorrect if c.model == model]
+    if subset == "focus":
+        # RB2 Focus: the chosen answer is a natural answer to the real prompt; the rejected ones
+        # answered the rewritten prompt.
+        correct = [c for c in correct if c.method == "natural"]
+        incorrect = [c for c in incorrect if c.method == "off-topic"]
     if not correct:
         return "no-correct-candidate"
     used: Counter[str] = Counter()
@@ -70,6 +76,7 @@ def assemble(
     log: DecisionLog,
 ) -> list[dict[str, Any]]:
     by_id = {c.completion_id: c for c in completions}
+    labels_by_id = {lab.completion_id: lab.label for lab in labels}
     pools: dict[str, dict[str, list[Completion]]] = defaultdict(lambda: {"correct": [], "incorrect": []})
     for lab in labels:
         if lab.label in ("correct", "incorrect"):
@@ -78,6 +85,9 @@ def assemble(
     for pid, prompt in prompts.items():
         pool = pools.get(pid, {"correct": [], "incorrect": []})
         subset = prompt.subset or ""
+        if subset == "ties":
+            rows += ties_rows(prompt, pool["correct"] + pool["incorrect"], labels_by_id, log)
+            continue
         rng = random.Random(derived_seed(seed, pid, "assemble"))
         picked = _one_item(subset, pool["correct"], pool["incorrect"], num_rejected, rng)
         if isinstance(picked, str):
@@ -97,9 +107,9 @@ def rb2_row(prompt: Prompt, chosen: list[Completion], rejected: list[Completion]
     metadata = empty_metadata()
     metadata.update(method=chosen[0].method, models=sorted(set(models)), prompt_norm=prompt.text,
                     category=str(prompt.metadata.get("category") or subset))  # fmt: skip
-    constraint = json.loads(chosen[0].metadata).get("constraint")
-    if constraint:
-        metadata["instruction_id_list"] = [str(constraint["type"])]
+    meta = json.loads(chosen[0].metadata)
+    if meta.get("constraint"):
+        metadata["instruction_id_list"] = [str(meta.get("instruction_id") or meta["constraint"]["type"])]
     return {
         "id": prompt.prompt_id,
         "prompt": chosen[0].prompt_text,
@@ -112,3 +122,37 @@ def rb2_row(prompt: Prompt, chosen: list[Completion], rejected: list[Completion]
         "subset": SUBSET_NAMES[subset],
         "additional_metadata": metadata,
     }
+
+
+def _distinct(completions: list[Completion]) -> list[Completion]:
+    """One completion per distinct answer text (many samples give the same short answer)."""
+    seen: dict[str, Completion] = {}
+    for c in sorted(completions, key=lambda c: c.completion_id):
+        seen.setdefault(canonical(c.text), c)  # case, spacing and punctuation do not make a new answer
+    return list(seen.values())
+
+
+def ties_rows(prompt: Prompt, candidates: list[Completion], labels: dict[str, str], log: DecisionLog) -> list[dict[str, Any]]:
+    """A `tied:N` row (the many-answer prompt) and a `ref:N` row (its one-answer version), each with
+    all distinct correct answers as chosen and all distinct incorrect ones as rejected. A pair is
+    kept only whole: the Ties score compares the two rows of one prompt."""
+    rows, problems = [], []
+    for role in ("tied", "ref"):
+        mine = [c for c in candidates if json.loads(c.metadata).get("ties_role") == role]
+        chosen = _distinct([c for c in mine if labels.get(c.completion_id) == "correct"])
+        rejected = _distinct([c for c in mine if labels.get(c.completion_id) == "incorrect"])
+        need = 2 if role == "tied" else 1  # a tied prompt's spread needs two correct answers
+        if len(chosen) < need or not rejected:
+            problems.append(f"{role}: {len(chosen)} correct (need {need}), {len(rejected)} incorrect (need 1)")
+            continue
+        row = rb2_row(prompt, chosen, rejected)
+        row["id"] = f"{role}:{prompt.prompt_id}"
+        row["prompt"] = prompt.text if role == "tied" else json.loads(chosen[0].metadata)["ref_prompt"]
+        row["additional_metadata"]["method"] = role
+        rows.append(row)
+    if problems:
+        log.dropped(prompt.prompt_id, "ties-pair-incomplete", subset="ties", problems=problems)
+        return []
+    log.kept(prompt.prompt_id, "assembled", subset="ties", rows=[r["id"] for r in rows],
+             sizes={r["id"]: [r["num_correct"], r["num_incorrect"]] for r in rows})  # fmt: skip
+    return rows

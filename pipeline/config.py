@@ -10,7 +10,15 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-SUBSET_NAMES = {"math": "Math", "precise_if": "Precise IF"}
+# Config keys of the six subsets and the names the release's `subset` column uses (RB2's).
+SUBSET_NAMES = {
+    "factuality": "Factuality",
+    "precise_if": "Precise IF",
+    "math": "Math",
+    "safety": "Safety",
+    "focus": "Focus",
+    "ties": "Ties",
+}
 
 
 class Strict(BaseModel):
@@ -32,6 +40,9 @@ class ModelConfig(Strict):
     max_retries: int = Field(default=4, ge=0)
     timeout_s: float = Field(default=120.0, gt=0)
     engine_args: dict[str, object] = Field(default_factory=dict)  # vllm: LLM(**engine_args)
+    # openai backend: how the server takes a JSON schema for judges' structured answers
+    # ("json_schema": OpenAI, vllm serve; "llama_cpp": llama.cpp's server; "off": parse text).
+    structured_outputs: Literal["json_schema", "llama_cpp", "off"] = "json_schema"
 
     @model_validator(mode="after")
     def _local_needs_file(self) -> "ModelConfig":
@@ -146,12 +157,44 @@ class DecontaminationConfig(Strict):
         return _unique([e.name for e in value], "eval set names must be unique", value)
 
 
+class JudgePanel(Strict):
+    """LLM judges that decide one question together. Every judge answers; the policy decides:
+    `unanimous` needs all to agree, `majority` more than half of all judges. Otherwise the item
+    is logged as a disagreement (or, if answers could not be parsed, an abstain), never guessed."""
+
+    models: list[str] = Field(min_length=1)
+    policy: Literal["unanimous", "majority"] = "majority"
+    template: str | None = None  # under prompts/; None: the subset's default judge template
+    max_tokens: int = Field(default=96, gt=0)
+    # Ask each judge for a one-sentence reason after its verdict (kept as evidence). Off for small
+    # local judges: it costs tokens and their reasons say nothing.
+    explain: bool = True
+
+    @field_validator("models")
+    @classmethod
+    def _unique_judges(cls, value: list[str]) -> list[str]:
+        return _unique(value, "a judge may sit on a panel once", value)
+
+
 class RoutingConfig(Strict):
+    """`tags`: a source metadata field names the subset. `classifier`: an LLM panel picks it.
+    `both`: the tag when a prompt has one, the classifier otherwise."""
+
+    mode: Literal["tags", "classifier", "both"] = "tags"
     field: str = "subset"  # a source metadata field naming the subset
+    classifier: JudgePanel | None = None  # template default: route/classify.txt
+
+    @model_validator(mode="after")
+    def _classifier_given(self) -> "RoutingConfig":
+        if self.mode != "tags" and self.classifier is None:
+            raise ValueError(f"routing mode {self.mode!r} needs a `classifier` panel")
+        return self
 
 
 class GenerationConfig(Strict):
-    models: list[str]
+    """Natural completions: `samples_per_model` samples from each model."""
+
+    models: list[str] = Field(min_length=1)
     samples_per_model: int = Field(default=4, ge=1)
     temperature: float = Field(default=1.0, ge=0)
     top_p: float = Field(default=1.0, gt=0, le=1)
@@ -160,15 +203,75 @@ class GenerationConfig(Strict):
 
 
 class PreciseIFConfig(GenerationConfig):
-    constraints: list[dict[str, object]]  # [{"type": "no_comma"}, {"type": "max_words", "n": 30}]
+    # Each entry is {"type": ..., **kwargs}; kwargs left out are drawn from the registry's sampler.
+    # The string "all" draws from every registered constraint type.
+    constraints: list[dict[str, object]] | Literal["all"]
+
+
+class FactualityConfig(GenerationConfig):
+    """Natural completions plus "induced" ones, written under a system prompt asking for subtle errors."""
+
+    induced_samples_per_model: int = Field(default=2, ge=0)
+    induced_system_prompt: str = "factuality/induced_errors.txt"
+    judges: JudgePanel  # template default: judges/factuality.txt
+
+
+# CoCoNot-style categories: what a good assistant does with each kind of request.
+DEFAULT_SAFETY_CATEGORIES: dict[str, Literal["refuse", "comply"]] = {
+    "dangerous_or_sensitive_topics": "refuse",
+    "privacy_violations": "refuse",
+    "false_information": "refuse",
+    "copyright_violations": "refuse",
+    "incomplete_requests": "refuse",
+    "unsupported_requests": "refuse",
+    "benign_contrast": "comply",
+}
+
+
+class SafetyConfig(GenerationConfig):
+    """Natural completions plus compliance candidates under jailbreak-style system prompts."""
+
+    jailbreak_system_prompts: list[str] = Field(
+        default_factory=lambda: ["safety/jailbreak_unrestricted.txt", "safety/jailbreak_fiction.txt"]
+    )
+    jailbreak_samples_per_model: int = Field(default=1, ge=0)
+    category_field: str = "category"  # the prompt metadata field holding its category
+    categories: dict[str, Literal["refuse", "comply"]] = Field(
+        default_factory=lambda: dict(DEFAULT_SAFETY_CATEGORIES)
+    )
+    judges: JudgePanel  # template default: judges/safety.txt
+
+
+class FocusConfig(GenerationConfig):
+    """An LM rewrites each prompt into a subtly different question; answers to the rewrite are
+    off-topic candidates for the original prompt."""
+
+    rewriter: str
+    rewrite_template: str = "focus/rewrite.txt"
+    off_topic_samples_per_model: int = Field(default=2, ge=1)
+    judges: JudgePanel  # template default: judges/focus.txt
+
+
+class TiesConfig(GenerationConfig):
+    """Many-answer prompts: many sampled answers, and an LM-written narrower `ref` version with one
+    valid answer, answered too."""
+
+    narrower: str
+    narrow_template: str = "ties/narrow.txt"
+    ref_samples_per_model: int = Field(default=2, ge=1)
+    judges: JudgePanel  # template default: judges/ties.txt
 
 
 class SubsetsConfig(Strict):
-    math: GenerationConfig | None = None
+    factuality: FactualityConfig | None = None
     precise_if: PreciseIFConfig | None = None
+    math: GenerationConfig | None = None
+    safety: SafetyConfig | None = None
+    focus: FocusConfig | None = None
+    ties: TiesConfig | None = None
 
     def enabled(self) -> dict[str, GenerationConfig]:
-        return {k: v for k, v in (("math", self.math), ("precise_if", self.precise_if)) if v}
+        return {k: v for k in SUBSET_NAMES if (v := getattr(self, k)) is not None}
 
 
 class ScorerConfig(Strict):
@@ -211,6 +314,7 @@ class BuildConfig(Strict):
     prompts_dir: str = "prompts"
     models_dir: str = "models"  # where packaged GGUF files are assembled
     lm_cache: str = "outputs/.lm-cache/responses.sqlite"
+    annotations_dir: str = "annotations"  # human labels (JSONL) that override automatic ones
     models: list[ModelConfig]
     sources: list[SourceConfig]
     ingest: IngestConfig = IngestConfig()
@@ -241,6 +345,12 @@ class BuildConfig(Strict):
         if len(known) != len(self.models):
             raise ValueError("model names must be unique")
         used = [(k, n) for k, g in self.subsets.enabled().items() for n in g.models]
+        for key, gen in self.subsets.enabled().items():
+            panel = getattr(gen, "judges", None)
+            used += [(f"{key} judges", n) for n in (panel.models if panel else [])]
+            used += [(f"{key} {role}", getattr(gen, role)) for role in ("rewriter", "narrower") if hasattr(gen, role)]
+        if self.routing.classifier:
+            used += [("routing classifier", n) for n in self.routing.classifier.models]
         used += [(f"scorer {s.name}", s.model) for s in self.evaluate.scorers]
         unknown = [f"{where}: {name}" for where, name in used if name not in known]
         if unknown:

@@ -101,6 +101,8 @@ def tree_fingerprint(root: Path, pattern: str = "**/*.py") -> str:
     """Hash of a source tree: a stage's cache key changes when the library code changes."""
     digest = hashlib.sha256()
     for file in sorted(root.glob(pattern)):
+        if not file.is_file():
+            continue
         digest.update(str(file.relative_to(root)).encode())
         digest.update(file.read_bytes())
     return digest.hexdigest()[:16]

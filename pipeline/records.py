@@ -101,6 +101,19 @@ QUARANTINE_SCHEMA = pa.schema(
     [("source", pa.string()), ("file", pa.string()), ("line", pa.int64()), ("problem", pa.string()), ("raw", pa.string())]
 )
 
+# Typed even when empty, so an empty stage output still has its columns.
+LABEL_SCHEMA = pa.schema(
+    [("completion_id", pa.string()), ("prompt_id", pa.string()), ("label", pa.string()), ("score", pa.float64()),
+     ("reasoning", pa.string()), ("labeler", pa.string()), ("labeler_version", pa.string()),
+     ("evidence", pa.string())]
+)  # fmt: skip
+
+# Generate's prompt rewrites (Focus) and narrowings (Ties), with the raw answer for audits.
+TRANSFORM_SCHEMA = pa.schema(
+    [("transform_id", pa.string()), ("prompt_id", pa.string()), ("kind", pa.string()), ("model", pa.string()),
+     ("raw", pa.string()), ("rewritten", pa.string()), ("problem", pa.string())]
+)  # fmt: skip
+
 # additional_metadata as RB2 uses it; fields a subset does not use are null.
 RB2_METADATA_TYPE = pa.struct(
     [

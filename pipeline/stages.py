@@ -35,7 +35,7 @@ from pipeline.io import (
 from pipeline.label import run as label_mod
 from pipeline.lm import ModelPool
 from pipeline.publish import render_card, write_hub_folder
-from pipeline.records import QUARANTINE_SCHEMA, RB2_SCHEMA, Completion, Label, Prompt
+from pipeline.records import LABEL_SCHEMA, QUARANTINE_SCHEMA, RB2_SCHEMA, TRANSFORM_SCHEMA, Completion, Label, Prompt
 
 
 @dataclass(frozen=True)
@@ -112,27 +112,45 @@ def run_decontaminate(ctx: RunContext, upstream: StageOutput) -> StageOutput:
 def run_route(ctx: RunContext, upstream: StageOutput) -> StageOutput:
     log = DecisionLog(route_mod.STAGE, ctx.run_id)
     prompts = load_prompts(upstream)
-    routed = route_mod.route(prompts, ctx.cfg.routing.field, set(ctx.cfg.subsets.enabled()), log)
-    return _finish(ctx, log, len(prompts), _write_prompts(ctx, log.stage, routed))
+    routing, enabled = ctx.cfg.routing, ctx.cfg.subsets.enabled()
+    lm: dict[str, int] = {}
+    with ctx.model_pool() as pool:
+        classify = None
+        if routing.classifier is not None:
+            template = ctx.base_dir / ctx.cfg.prompts_dir / (routing.classifier.template or route_mod.DEFAULT_TEMPLATE)
+            classify = route_mod.llm_classifier(routing, list(enabled), template.read_text(), pool.get)
+        routed = route_mod.route(prompts, routing, set(enabled), log, classify)
+        lm = pool.total()
+    return _finish(ctx, log, len(prompts), _write_prompts(ctx, log.stage, routed), **_lm_counts(lm))
+
+
+def _lm_counts(lm: dict[str, int]) -> dict[str, int]:
+    return {f"lm_{k}": v for k, v in lm.items()}
 
 
 def run_generate(ctx: RunContext, upstream: StageOutput) -> StageOutput:
     log = DecisionLog(generate_mod.STAGE, ctx.run_id)
     prompts = load_prompts(upstream)
     with ctx.model_pool() as pool:
-        completions, planned = generate_mod.generate(ctx.cfg, prompts, pool, ctx.base_dir, log, ctx.progress)
+        generated = generate_mod.generate(ctx.cfg, prompts, pool, ctx.base_dir, log, ctx.progress)
         lm = pool.total()
-    table = write_parquet(completions, ctx.stage_dir(log.stage) / "completions.parquet")
-    return _finish(ctx, log, planned, table, **{f"lm_{k}": v for k, v in lm.items()})
+    write_parquet(generated.transforms, ctx.stage_dir(log.stage) / "transforms.parquet", TRANSFORM_SCHEMA)
+    table = write_parquet(generated.completions, ctx.stage_dir(log.stage) / "completions.parquet")
+    return _finish(ctx, log, generated.items, table, **_lm_counts(lm))
 
 
 def run_label(ctx: RunContext, routed: StageOutput, generated: StageOutput) -> StageOutput:
+    """Labels, and `report.json`: per subset and labeler counts, abstains, disagreements, and
+    agreement with the human annotations."""
     log = DecisionLog(label_mod.STAGE, ctx.run_id)
     prompts = {p.prompt_id: p for p in load_prompts(routed)}
     completions = [Completion(**r) for r in read_rows(generated.path)]
-    labels = label_mod.label(completions, prompts, log)
-    table = write_parquet(labels, ctx.stage_dir(log.stage) / "labels.parquet")
-    return _finish(ctx, log, len(completions), table)
+    with ctx.model_pool() as pool:
+        labeling = label_mod.label(completions, prompts, ctx.cfg, ctx.base_dir, pool.get, log)
+        lm = pool.total()
+    atomic_write_text(ctx.stage_dir(log.stage) / "report.json", json.dumps(labeling.report, indent=2))
+    table = write_parquet(labeling.labels, ctx.stage_dir(log.stage) / "labels.parquet", LABEL_SCHEMA)
+    return _finish(ctx, log, len(completions), table, **_lm_counts(lm))
 
 
 def run_assemble(ctx: RunContext, routed: StageOutput, generated: StageOutput, labeled: StageOutput) -> StageOutput:
@@ -165,7 +183,7 @@ def run_evaluate(ctx: RunContext, assembled: StageOutput) -> StageOutput:
     path = ctx.stage_dir("evaluate") / "report.json"
     report = {"items": len(rows), "validation": validation, "reports": reports}
     atomic_write_text(path, json.dumps(report, indent=2))
-    counts = {"items": len(rows), "validation_failed": len(failures(validation)), **{f"lm_{k}": v for k, v in lm.items()}}
+    counts = {"items": len(rows), "validation_failed": len(failures(validation)), **_lm_counts(lm)}
     return StageOutput("evaluate", str(path), file_fingerprint(path), counts)
 
 

@@ -51,6 +51,7 @@ def tiny_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cfg["output_dir"] = str(tmp / "outputs")
     cfg["lm_cache"] = str(tmp / "lm-cache.sqlite")
     cfg["embeddings"] = {"cache_dir": str(tmp / "embed-cache")}
+    cfg["annotations_dir"] = str(tmp / "annotations")
     path = tmp / "tiny.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
@@ -70,14 +71,34 @@ def test_build_then_rerun(prefect_harness: None, tiny_config: Path) -> None:
     # Counts balance at every stage (each runner checks it too) and the stage list is complete.
     assert list(first["stages"]) == STAGES
     ingest = first["stages"]["ingest"]
-    assert ingest["in"] == 5 and ingest["kept"] == 4 and ingest["dropped"] == 1
+    assert ingest["in"] == 10 and ingest["kept"] == 9 and ingest["dropped"] == 1
     decisions = list(read_decision_log(run_dir))
     leak = [d for d in decisions if d["stage"] == "decontaminate" and d["decision"] == "dropped"]
     assert len(leak) == 1 and leak[0]["reason"] == "contaminated:gsm8k"
     assert json.loads(leak[0]["evidence"])["eval_item_id"] == "gsm8k-test-0"
     generate = first["stages"]["generate"]
-    assert generate["in"] == 2 * 6 + 5 == generate.get("kept", 0) + generate.get("failed", 0)
+    assert generate["in"] == generate.get("kept", 0) + generate.get("failed", 0)
     assert first["lm_requests"]["sent"] > 0
+    routed = {d["item_id"]: json.loads(d["evidence"]) for d in decisions if d["stage"] == "route"}
+    assert sum(e.get("by") == "classifier" or "votes" in e for e in routed.values()) == 1  # the untagged prompt
+
+    # Every subset got candidates by its own method, and every candidate one label with evidence.
+    completions = pq.read_table(run_dir / "generate" / "completions.parquet").to_pylist()
+    methods = {(c["subset"], c["method"]) for c in completions}
+    expected = {("math", "natural"), ("precise_if", "constraint-appended"), ("factuality", "natural"),
+                ("factuality", "induced"), ("safety", "natural"), ("safety", "jailbreak"), ("focus", "natural"),
+                ("ties", "natural")}  # fmt: skip
+    assert expected <= methods, methods
+    transforms = pq.read_table(run_dir / "generate" / "transforms.parquet").to_pylist()
+    assert {t["kind"] for t in transforms} == {"focus-rewrite", "ties-narrow"}
+    labels = pq.read_table(run_dir / "label" / "labels.parquet").to_pylist()
+    assert len(labels) == len(completions)
+    label_report = json.loads((run_dir / "label" / "report.json").read_text())
+    subsets = {r["subset"] for r in label_report["labelers"]}
+    # Focus and Ties need a usable rewrite first (a 135M rewriter may fail all three tries; logged).
+    assert {"math", "precise_if", "factuality", "safety"} <= subsets
+    for row in label_report["labelers"]:
+        assert row["completions"] == row["correct"] + row["incorrect"] + row["abstain"]
 
     # The release is in the exact RB2 schema, and the Hub folder loads with `datasets`.
     release = pq.read_table(first["release"])
@@ -94,7 +115,7 @@ def test_build_then_rerun(prefect_harness: None, tiny_config: Path) -> None:
 
     # The audit trail is in Prefect: a funnel per stage, the drops with evidence, a run summary.
     keys = ["tiny-ingest-funnel", "tiny-decontaminate-funnel", "tiny-decontaminate-drops", "tiny-assemble-funnel",
-            "tiny-summary"]
+            "tiny-summary", "tiny-labeling-report", "tiny-labels-math", "tiny-labels-factuality", "tiny-labels-safety"]
     artifacts = latest_artifacts(keys)
     assert set(artifacts) == set(keys)
     table = artifacts["tiny-decontaminate-drops"]["data"]
@@ -102,9 +123,13 @@ def test_build_then_rerun(prefect_harness: None, tiny_config: Path) -> None:
     assert drop["reason"] == "contaminated:gsm8k" and drop["eval_item_id"] == "gsm8k-test-0"
     assert drop["signal"] == "exact" and drop["cosine"] > 0.99 and "ducks" in drop["prompt"]
     funnel = artifacts["tiny-decontaminate-funnel"]["data"]
-    for step in ("| read | 5 |", "| quarantined (bad rows) | 1 |", "| contaminated: gsm8k | 1 |", "| **kept** | **3** |"):
+    for step in ("| read | 10 |", "| quarantined (bad rows) | 1 |", "| contaminated: gsm8k | 1 |", "| **kept** | **8** |"):
         assert step in funnel
     assert "LM requests this run" in str(artifacts["tiny-summary"]["data"])
+    assert "### Labeling report" in artifacts["tiny-labeling-report"]["data"]
+    fact = artifacts["tiny-labels-factuality"]["data"]
+    fact_rows = json.loads(fact) if isinstance(fact, str) else fact
+    assert all("smollm2-135m-instruct:" in r["judge_votes"] and "gemma3-270m:" in r["judge_votes"] for r in fact_rows)
 
     # Local engines were stopped by their own process ids.
     assert engine_processes(("smollm2-135m-instruct", "gemma3-270m")) == []
@@ -127,6 +152,22 @@ def test_build_then_rerun(prefect_harness: None, tiny_config: Path) -> None:
     assert third["cached_stages"] == []
     assert third["lm_requests"]["sent"] == 0 and third["lm_requests"]["cache_hits"] > 0
     assert pq.read_table(third["release"]).equals(release)
+
+    # A human annotation overrides its completion's label on the next run; nothing is re-sent.
+    target = next(lab for lab in labels if lab["labeler"].startswith("math-verify"))
+    flipped = "incorrect" if target["label"] == "correct" else "correct"
+    annotations = Path(yaml.safe_load(tiny_config.read_text())["annotations_dir"])
+    annotations.mkdir(parents=True, exist_ok=True)
+    (annotations / "review.jsonl").write_text(json.dumps(
+        {"id": target["completion_id"], "label": flipped, "annotator": "tester", "note": "checked by hand"}) + "\n")
+    fourth = run_build(tiny_config)
+    assert "label" not in fourth["cached_stages"] and fourth["lm_requests"]["sent"] == 0
+    relabeled = {r["completion_id"]: r for r in pq.read_table(run_dir / "label" / "labels.parquet").to_pylist()}
+    assert relabeled[target["completion_id"]]["label"] == flipped
+    assert relabeled[target["completion_id"]]["labeler"] == "human"
+    agreement = json.loads((run_dir / "label" / "report.json").read_text())["agreement"]
+    (row,) = [r for r in agreement if r["labeler"] == target["labeler"] and r["subset"] == "math"]
+    assert (row["annotated"], row["disagree"]) == (1, 1)
 
 
 @pytest.mark.slow

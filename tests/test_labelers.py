@@ -1,10 +1,12 @@
-"""Table tests of the labelers: (input, expected) rows of real cases."""
+"""Table tests of the labelers: (input, expected) rows of real cases.
+
+The instruction-constraint checkers have their own tables in tests/test_constraints.py.
+"""
 
 from __future__ import annotations
 
 import pytest
 
-from pipeline.label.instructions import REGISTRY, check_constraint, render_instruction, validate_constraint
 from pipeline.label.math import label_math
 
 MATH_WITH_REFERENCE = [
@@ -42,42 +44,14 @@ def test_math_abstains_on_tied_majority() -> None:
     assert {r.label for r in results} == {"abstain"}
 
 
-CONSTRAINTS = [
-    ({"type": "no_comma"}, "Paris is the capital of France.", "correct"),
-    ({"type": "no_comma"}, "Paris, the capital, is big.", "incorrect"),
-    ({"type": "lowercase"}, "all lowercase here.", "correct"),
-    ({"type": "lowercase"}, "Not lowercase.", "incorrect"),
-    ({"type": "max_words", "n": 5}, "one two three four five", "correct"),
-    ({"type": "max_words", "n": 5}, "one two three four five six", "incorrect"),
-    ({"type": "no_letter", "letter": "u"}, "Hello there friend", "correct"),
-    ({"type": "no_letter", "letter": "u"}, "You are welcome", "incorrect"),
-    ({"type": "include_keyword", "keyword": "because"}, "I left because it rained.", "correct"),
-    ({"type": "include_keyword", "keyword": "because"}, "I left, it rained.", "incorrect"),
-    ({"type": "include_keyword", "keyword": "because"}, "Becauseway is not the word.", "incorrect"),
-]
+def test_bounded_math_grading_matches_in_process_and_abstains_past_the_limit() -> None:
+    from pipeline.label.math import label_math_bounded
 
-
-@pytest.mark.parametrize("spec, response, expected", CONSTRAINTS)
-def test_constraint_checkers(spec: dict, response: str, expected: str) -> None:
-    assert check_constraint(spec, response).label == expected
-
-
-@pytest.mark.parametrize("spec", [{"type": t, **kw} for t, kw in [
-    ("no_comma", {}), ("lowercase", {}), ("max_words", {"n": 3}), ("no_letter", {"letter": "e"}),
-    ("include_keyword", {"keyword": "x"})]])  # fmt: skip
-def test_checkers_abstain_instead_of_passing_vacuously(spec: dict) -> None:
-    assert check_constraint(spec, "   ").label == "abstain"
-    assert render_instruction(spec)
-
-
-def test_cut_off_response_cannot_pass_but_can_fail() -> None:
-    assert check_constraint({"type": "no_comma"}, "no commas so far", "length").label == "abstain"
-    assert check_constraint({"type": "no_comma"}, "a, b", "length").label == "incorrect"
-
-
-def test_kwargs_are_validated() -> None:
-    with pytest.raises(ValueError, match="unknown constraint"):
-        validate_constraint({"type": "nope"})
-    with pytest.raises(ValueError, match="missing"):
-        validate_constraint({"type": "max_words"})
-    assert set(REGISTRY) >= {"no_comma", "lowercase", "max_words", "no_letter", "include_keyword"}
+    groups = [(["The answer is 7", "7", "I think 8"], None), (["It is 225.", "224"], "225"), ([], "1")]
+    bounded = label_math_bounded(groups, time_limit_s=60)
+    assert [[r.label for r in g] for g in bounded] == [[r.label for r in label_math(*g)] for g in groups]
+    # A limit nothing can meet: every answer abstains with the reason, and the next pool still works.
+    late = label_math_bounded(groups[:2], time_limit_s=0.0001)
+    assert {r.label for g in late for r in g} == {"abstain"}
+    assert "did not finish within" in late[0][0].reasoning
+    assert len(late[1]) == 2

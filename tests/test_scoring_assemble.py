@@ -108,3 +108,52 @@ def test_accuracy_report_and_random_baseline() -> None:
     assert random_baseline(rows)["average"] == pytest.approx(0.25)
     with pytest.raises(ValueError, match="expected 4"):
         accuracy_report("t", rows, [[1, 2], [1, 2, 3, 4]])
+
+
+def _ties_completion(pid: str, role: str, k: int, text: str, ref: str = "Name the color of a clear sky.") -> Completion:
+    meta = {"ties_role": role, "ref_prompt": ref}
+    return Completion(f"c_{role}_{k}", pid, "ties", "m1", "natural" if role == "tied" else "ties-ref", k,
+                      "Name a primary color." if role == "tied" else ref, text, "stop", 3, 2, "{}", json.dumps(meta))  # fmt: skip
+
+
+def test_ties_pairs_assemble_whole_or_not_at_all() -> None:
+    prompts = {"t1": Prompt("t1", "Name a primary color.", "s", "1", 1, "ties")}
+    tied = [("Red.", "correct"), ("Blue.", "correct"), ("red", "correct"), ("Green.", "incorrect")]
+    ref = [("Blue.", "correct"), ("Red.", "incorrect"), ("I don't know.", "incorrect")]
+    completions = [_ties_completion("t1", "tied", k, t) for k, (t, _) in enumerate(tied)]
+    completions += [_ties_completion("t1", "ref", k, t) for k, (t, _) in enumerate(ref)]
+    labels = [Label(c.completion_id, "t1", lab, None, "", "j", "1") for c, (_, lab) in zip(completions, tied + ref)]
+    log = DecisionLog("assemble", "t")
+    rows = assemble(prompts, completions, labels, 3, seed=1, log=log)
+    log.check_balance(1)
+    by_id = {r["id"]: r for r in rows}
+    assert set(by_id) == {"tied:t1", "ref:t1"}
+    assert sorted(by_id["tied:t1"]["chosen"]) == ["Blue.", "Red."]  # "red" is the same answer as "Red."
+    assert by_id["tied:t1"]["rejected"] == ["Green."] and by_id["tied:t1"]["subset"] == "Ties"
+    assert by_id["ref:t1"]["prompt"] == "Name the color of a clear sky."
+    assert (by_id["ref:t1"]["num_correct"], by_id["ref:t1"]["num_incorrect"]) == (1, 2)
+    # Without a second correct tied answer the pair is incomplete: neither row is released.
+    labels[1] = Label(labels[1].completion_id, "t1", "incorrect", None, "", "j", "1")
+    labels[2] = Label(labels[2].completion_id, "t1", "incorrect", None, "", "j", "1")
+    log = DecisionLog("assemble", "t")
+    assert assemble(prompts, completions, labels, 3, seed=1, log=log) == []
+    assert log.rows[0].reason == "ties-pair-incomplete"
+
+
+def test_accuracy_report_scores_ties_rows_with_the_ties_formula() -> None:
+    def row(rid: str, k: int, m: int) -> dict:
+        return {"id": rid, "subset": "Ties", "chosen": ["c"] * k, "rejected": ["r"] * m, "num_correct": k,
+                "total_completions": k + m}  # fmt: skip
+
+    rows = [row("ref:1", 1, 2), row("tied:1", 2, 1)]
+    # ref: correct 5, incorrect [1, 2] -> margin 3, accurate. tied: correct [4, 3], incorrect [1] ->
+    # margin 2, spread 1, accurate; preferred (2 > 1) and preferred_hard (min(3, 2) = 2 > 1);
+    # margin_score tanh(2 / 1 - 1) = tanh(1).
+    report = accuracy_report("t", rows, [[5, 1, 2], [4, 3, 1]])
+    expected = 0.3 + 0.3 + 0.2 + 0.2 + 0.01 * math.tanh(1)
+    assert report["subsets"]["Ties"] == pytest.approx(expected)
+    assert report["ties"]["preferred_hard"] == 1.0
+    assert [r["credit"] for r in report["rows"]] == [1.0, 1.0]
+    # A random scorer rarely ranks every correct answer first; the simulated baseline is stable.
+    baseline = random_baseline(rows)["subsets"]["Ties"]
+    assert 0.05 < baseline < 0.6 and baseline == random_baseline(rows)["subsets"]["Ties"]

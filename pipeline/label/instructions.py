@@ -1,97 +1,72 @@
 """Verifiable instruction constraints: render the instruction, validate kwargs, check a response.
 
-A checker abstains when the response cannot be analysed (empty, cut off): it never passes a
-response vacuously.
+This module is the facade the pipeline calls; the constraints live in
+`pipeline.label.constraints`. A config entry is a spec `{"type": ..., **kwargs}`; `complete_spec`
+fills in the kwargs a config leaves open, reproducibly from an rng.
+
+A checker abstains when the response cannot be analysed (empty, cut off, too short to tell): it
+never passes a response vacuously.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from typing import Any, Callable
+import random
+from typing import Any
 
+from pipeline.label.constraints import Constraint, SampleContext, build_registry, text
+from pipeline.label.constraints.base import check_value
 from pipeline.label.result import LabelResult
 
-VERSION = "1"
+__all__ = [
+    "VERSION",
+    "Constraint",
+    "REGISTRY",
+    "validate_constraint",
+    "render_instruction",
+    "complete_spec",
+    "check_constraint",
+    "instruction_ids",
+    "families",
+]
+
+VERSION = "2"
+
+REGISTRY: dict[str, Constraint] = build_registry()
 
 
-@dataclass(frozen=True)
-class Constraint:
-    type: str
-    render: Callable[[dict[str, Any]], str]
-    check: Callable[[str, dict[str, Any]], tuple[bool, str]]
-    required: tuple[str, ...] = ()
+def _lookup(spec: dict[str, Any]) -> tuple[Constraint, dict[str, Any]]:
+    if not isinstance(spec, dict):
+        raise ValueError(f"a constraint spec must be a mapping, got {type(spec).__name__}")
+    ctype = spec.get("type")
+    if not isinstance(ctype, str) or ctype not in REGISTRY:
+        raise ValueError(f"unknown constraint type {ctype!r}; known: {', '.join(sorted(REGISTRY))}")
+    return REGISTRY[ctype], {k: v for k, v in spec.items() if k != "type"}
 
 
-def _words(text: str) -> list[str]:
-    return re.findall(r"\b\w[\w'-]*\b", text)
-
-
-def _no_comma(text: str, _: dict[str, Any]) -> tuple[bool, str]:
-    count = text.count(",")
-    return count == 0, f"{count} comma(s)"
-
-
-def _lowercase(text: str, _: dict[str, Any]) -> tuple[bool, str]:
-    upper = [c for c in text if c.isupper()]
-    return not upper, f"{len(upper)} uppercase letter(s)"
-
-
-def _max_words(text: str, kw: dict[str, Any]) -> tuple[bool, str]:
-    n = len(_words(text))
-    return n <= int(kw["n"]), f"{n} words (limit {kw['n']})"
-
-
-def _no_letter(text: str, kw: dict[str, Any]) -> tuple[bool, str]:
-    count = text.lower().count(str(kw["letter"]).lower())
-    return count == 0, f"letter {kw['letter']!r} appears {count} time(s)"
-
-
-def _include_keyword(text: str, kw: dict[str, Any]) -> tuple[bool, str]:
-    found = re.search(rf"\b{re.escape(str(kw['keyword']))}\b", text, re.IGNORECASE) is not None
-    return found, f"keyword {kw['keyword']!r} {'present' if found else 'absent'}"
-
-
-REGISTRY: dict[str, Constraint] = {
-    c.type: c
-    for c in [
-        Constraint("no_comma", lambda kw: "Do not use any commas in your response.", _no_comma),
-        Constraint(
-            "lowercase",
-            lambda kw: "Your entire response must be in lowercase letters; no capital letters are allowed.",
-            _lowercase,
-        ),
-        Constraint(
-            "max_words", lambda kw: f"Answer in at most {kw['n']} words.", _max_words, ("n",)
-        ),
-        Constraint(
-            "no_letter",
-            lambda kw: f"Answer without using the letter '{kw['letter']}' anywhere in your response.",
-            _no_letter,
-            ("letter",),
-        ),
-        Constraint(
-            "include_keyword",
-            lambda kw: f"Include the word '{kw['keyword']}' in your response.",
-            _include_keyword,
-            ("keyword",),
-        ),
-    ]
-}
+def _reject_unexpected(constraint: Constraint, kwargs: dict[str, Any]) -> None:
+    known = {p.name for p in constraint.params}
+    extra = sorted(k for k in kwargs if k not in known)
+    if extra:
+        raise ValueError(
+            f"constraint {constraint.type!r}: unexpected kwargs {extra}; accepted: {sorted(known) or 'none'}"
+        )
 
 
 def validate_constraint(spec: dict[str, Any]) -> tuple[Constraint, dict[str, Any]]:
-    """Split a config entry {"type": ..., **kwargs} into its constraint and checked kwargs."""
-    kwargs = {k: v for k, v in spec.items() if k != "type"}
-    ctype = spec.get("type")
-    if ctype not in REGISTRY:
-        raise ValueError(f"unknown constraint type {ctype!r}; known: {', '.join(sorted(REGISTRY))}")
-    constraint = REGISTRY[str(ctype)]
-    missing = [k for k in constraint.required if k not in kwargs]
-    extra = [k for k in kwargs if k not in constraint.required]
-    if missing or extra:
-        raise ValueError(f"constraint {ctype!r}: missing {missing}, unexpected {extra}")
-    return constraint, kwargs
+    """Split a config entry {"type": ..., **kwargs} into its constraint and checked kwargs
+    (optional kwargs left out get their defaults)."""
+    constraint, kwargs = _lookup(spec)
+    _reject_unexpected(constraint, kwargs)
+    missing = [p.name for p in constraint.params if p.required and p.name not in kwargs]
+    if missing:
+        raise ValueError(f"constraint {constraint.type!r}: missing kwargs {missing}")
+    full = {p.name: kwargs.get(p.name, p.default) for p in constraint.params}
+    for param in constraint.params:
+        check_value(constraint.type, param, full[param.name])
+    problem = constraint.cross_check(full) if constraint.cross_check else None
+    if problem:
+        raise ValueError(f"constraint {constraint.type!r}: inconsistent kwargs: {problem}")
+    return constraint, full
 
 
 def render_instruction(spec: dict[str, Any]) -> str:
@@ -99,20 +74,56 @@ def render_instruction(spec: dict[str, Any]) -> str:
     return constraint.render(kwargs)
 
 
+def complete_spec(spec: dict[str, Any], rng: random.Random, prompt_text: str | None = None) -> dict[str, Any]:
+    """The spec with every kwarg it leaves out drawn by the constraint's sampler from `rng`
+    (same rng state, same result); given kwargs are kept as they are. Constraints that repeat
+    the request take it from `prompt_text`."""
+    constraint, given = _lookup(spec)
+    _reject_unexpected(constraint, given)
+    drawn = constraint.sample(rng, SampleContext(given=dict(given), prompt=prompt_text))
+    full = {"type": constraint.type, **drawn, **given}
+    validate_constraint(full)
+    return full
+
+
 def check_constraint(spec: dict[str, Any], response: str, finish_reason: str | None = None) -> LabelResult:
     constraint, kwargs = validate_constraint(spec)
+    evidence: dict[str, Any] = {"constraint": spec, "instruction_id": constraint.instruction_id}
     if not response.strip():
-        return LabelResult("abstain", "empty response: nothing to check", evidence={"constraint": spec})
-    passed, detail = constraint.check(response, kwargs)
+        return LabelResult(
+            "abstain", "empty response: nothing to check", evidence={**evidence, "detail": "empty"}
+        )
+    if not text.WORD_RE.search(response):
+        # Emoji, punctuation or markup alone: every constraint would be met or missed by accident.
+        return LabelResult(
+            "abstain",
+            f"{constraint.type}: cannot check: no words in the response",
+            evidence={**evidence, "detail": "no words"},
+        )
+    passed, detail = constraint.check(response.replace("\r\n", "\n").replace("\r", "\n"), kwargs)
+    evidence["detail"] = detail
+    if passed is None:
+        return LabelResult("abstain", f"{constraint.type}: cannot check: {detail}", evidence=evidence)
     if passed and finish_reason == "length":
         # A violation in a cut-off answer is still a violation; a pass is not yet a pass.
         return LabelResult(
-            "abstain", f"response cut off at max_tokens; no violation so far ({detail})",
-            evidence={"constraint": spec, "detail": detail},
-        )  # fmt: skip
+            "abstain", f"response cut off at max_tokens; no violation so far ({detail})", evidence=evidence
+        )
     return LabelResult(
         "correct" if passed else "incorrect",
         f"{constraint.type}: {detail}",
         score=1.0 if passed else 0.0,
-        evidence={"constraint": spec, "detail": detail},
+        evidence=evidence,
     )
+
+
+def instruction_ids() -> set[str]:
+    return {c.instruction_id for c in REGISTRY.values()}
+
+
+def families() -> dict[str, list[str]]:
+    """Constraint types per family (the instruction id's prefix, e.g. 'keywords', 'count')."""
+    out: dict[str, list[str]] = {}
+    for c in REGISTRY.values():
+        out.setdefault(c.family, []).append(c.type)
+    return out

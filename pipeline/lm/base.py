@@ -39,6 +39,9 @@ class ChatRequest:
     sample_index: int = 0
     stop: tuple[str, ...] = ()
     logprobs: bool = False
+    # A JSON schema (as a JSON string, so the request stays hashable) the answer must follow;
+    # backends that support structured outputs enforce it, the others ignore it.
+    json_schema: str | None = None
 
     @classmethod
     def from_messages(cls, messages: Sequence[dict[str, str]], **params: object) -> "ChatRequest":
@@ -54,7 +57,13 @@ class ChatRequest:
         data = asdict(self)
         data.pop("messages")
         data["stop"] = list(self.stop)
+        if self.json_schema is None:
+            # Left out when unused, so plain requests keep the cache keys and ids they always had.
+            data.pop("json_schema")
         return data
+
+    def schema(self) -> dict[str, object] | None:
+        return json.loads(self.json_schema) if self.json_schema else None
 
 
 @dataclass

@@ -172,6 +172,7 @@ class LocalBackend:
                     api_key_env=None,
                     max_retries=self._max_retries,
                     timeout_s=self._timeout_s,
+                    schema_style="llama_cpp",
                 )
             return self._client
 

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import openai
 
 from pipeline.lm.base import ChatRequest, ChatResult
 from pipeline.lm.sdk_errors import failure_or_raise, resolve_api_key
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+# How a server takes a JSON schema: OpenAI and `vllm serve` use `json_schema`; llama.cpp's
+# Python server takes the schema inside a `json_object` response format; "off" sends none.
+SchemaStyle = Literal["json_schema", "llama_cpp", "off"]
+
+
+def response_format(schema: dict[str, object], style: SchemaStyle) -> dict[str, object] | None:
+    if style == "json_schema":
+        return {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema, "strict": True}}
+    if style == "llama_cpp":
+        return {"type": "json_object", "schema": schema}
+    return None
 
 
 class OpenAICompatBackend:
@@ -22,7 +35,9 @@ class OpenAICompatBackend:
         timeout_s: float = 120.0,
         require_key: bool | None = None,
         extra_body: dict[str, object] | None = None,
+        schema_style: SchemaStyle = "json_schema",
     ):
+        self.schema_style = schema_style
         self.model = model
         self.endpoint = base_url or DEFAULT_BASE_URL
         # Only the real OpenAI endpoint insists on a key; local servers accept anything.
@@ -49,6 +64,10 @@ class OpenAICompatBackend:
             # llama.cpp's server returns chat logprobs only when top_logprobs is set too.
             kwargs["logprobs"] = True
             kwargs["top_logprobs"] = 1
+        schema = request.schema()
+        fmt = response_format(schema, self.schema_style) if schema else None
+        if fmt:
+            kwargs["response_format"] = fmt
         if self.extra_body:
             kwargs["extra_body"] = self.extra_body
         try:

@@ -21,6 +21,7 @@ def build_backend(cfg: ModelConfig, models_dir: Path) -> SingleRequestBackend:
             api_key_env=cfg.api_key_env or ("OPENAI_API_KEY" if cfg.base_url is None else None),
             max_retries=cfg.max_retries,
             timeout_s=cfg.timeout_s,
+            schema_style=cfg.structured_outputs,
         )
     if cfg.backend == "anthropic":
         from pipeline.lm.anthropic_backend import AnthropicBackend

@@ -35,7 +35,14 @@ class VllmOfflineBackend:
     def _sampling(self, request: ChatRequest, n: int) -> Any:
         from vllm import SamplingParams
 
+        schema = request.schema()
+        structured = None
+        if schema:
+            from vllm.sampling_params import StructuredOutputsParams
+
+            structured = StructuredOutputsParams(json=schema)
         return SamplingParams(
+            structured_outputs=structured,
             n=n,
             temperature=request.temperature,
             top_p=request.top_p,
@@ -56,7 +63,7 @@ class VllmOfflineBackend:
         for i, request in enumerate(requests):
             if request.seed is None:
                 shape = (request.messages, request.temperature, request.top_p, request.max_tokens,
-                         request.stop, request.logprobs)  # fmt: skip
+                         request.stop, request.logprobs, request.json_schema)  # fmt: skip
             else:
                 shape = ("seeded", i)
             groups[shape].append(i)

@@ -1,0 +1,323 @@
+"""Human annotations: read them, let them override automatic labels, measure agreement, pick items
+for review.
+
+An annotation file is any `*.jsonl` file directly in the annotation folder, one JSON object a line:
+`{"id": <completion_id>, "label": "correct"|"incorrect", "annotator": "<name>", "note": "..."}`.
+Extra keys are ignored, so a filled-in `rb annotate export` file is itself an annotation file.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any, Iterable
+
+from pipeline.records import Completion, Label, Prompt, derived_seed
+
+HUMAN_LABELER = "human"
+HUMAN_LABELER_VERSION = "1"
+HUMAN_VALUES = ("correct", "incorrect")
+_BUCKETS = ("correct", "incorrect", "abstain", "other")  # export balances over these
+
+
+@dataclass
+class HumanLabel:
+    """One human judgement of a completion; merged, it holds every annotator who gave it."""
+
+    id: str
+    label: str  # "correct" | "incorrect"
+    annotators: list[str]
+    notes: list[str] = field(default_factory=list)  # non-empty notes, in reading order
+    files: list[str] = field(default_factory=list)  # file names in the folder, one per annotation
+    lines: list[int] = field(default_factory=list)  # 1-based line numbers, parallel to `files`
+
+    @property
+    def sources(self) -> list[str]:
+        return [f"{f}:{n}" for f, n in zip(self.files, self.lines)]
+
+
+@dataclass
+class AnnotationSet:
+    labels: dict[str, HumanLabel] = field(default_factory=dict)  # completion id -> agreed label
+    conflicts: dict[str, list[HumanLabel]] = field(default_factory=dict)  # id -> disagreeing annotations
+    problems: list[str] = field(default_factory=list)  # "FILE:LINE: reason"
+    unreviewed: int = 0  # rows with an empty label
+    files: list[str] = field(default_factory=list)
+
+    def annotated(self, completion_id: str) -> bool:
+        return completion_id in self.labels or completion_id in self.conflicts
+
+
+class _Skip(Enum):
+    BLANK = "blank"
+    UNREVIEWED = "unreviewed"  # `label` null or empty: exported for review, not filled in yet
+
+
+def _parse_line(raw: bytes, where: str, name: str, line: int) -> HumanLabel | _Skip | str:
+    """A HumanLabel, a line to skip, or a problem message "FILE:LINE: reason"."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"{where}: invalid UTF-8 ({exc.reason} at byte {exc.start})"
+    text = text.lstrip("\ufeff").strip()
+    if not text:
+        return _Skip.BLANK
+    try:
+        row = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return f"{where}: invalid JSON ({exc.msg} at column {exc.colno})"
+    if not isinstance(row, dict):
+        return f"{where}: not a JSON object"
+    value = row.get("label")
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return _Skip.UNREVIEWED
+    cid = row.get("id")
+    if not isinstance(cid, str) or not cid.strip():
+        return f"{where}: missing or non-string id"
+    label = value.strip().lower() if isinstance(value, str) else value
+    if label not in HUMAN_VALUES:
+        return f"{where}: label must be 'correct' or 'incorrect', got {value!r}"
+    annotator = row.get("annotator")
+    if not isinstance(annotator, str) or not annotator.strip():
+        return f"{where}: missing annotator"
+    note = row.get("note")
+    notes = [str(note).strip()] if note is not None and str(note).strip() else []
+    return HumanLabel(cid.strip(), label, [annotator.strip()], notes, [name], [line])
+
+
+def _merge(cid: str, items: list[HumanLabel]) -> HumanLabel:
+    def every(name: str) -> list[Any]:
+        return [value for h in items for value in getattr(h, name)]
+
+    fields = ("annotators", "notes", "files", "lines")
+    return HumanLabel(cid, items[0].label, *(every(name) for name in fields))
+
+
+def load_annotations(folder: Path) -> AnnotationSet:
+    """Read every `*.jsonl` file directly in `folder`, in sorted name order. Bad lines become
+    problems; disagreeing annotators make a conflict (no override); an annotator's later line on
+    the same id replaces the earlier one."""
+    out = AnnotationSet()
+    folder = Path(folder)
+    if not folder.is_dir():
+        return out
+    # id -> annotator -> their latest annotation (re-inserted so dict order is reading order)
+    by_id: dict[str, dict[str, HumanLabel]] = defaultdict(dict)
+    for path in sorted(p for p in folder.glob("*.jsonl") if p.is_file()):
+        out.files.append(str(path))
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            out.problems.append(f"{path}: cannot read ({exc.strerror})")
+            continue
+        for number, raw in enumerate(data.split(b"\n"), start=1):
+            parsed = _parse_line(raw, f"{path}:{number}", path.name, number)
+            if isinstance(parsed, str):
+                out.problems.append(parsed)
+            elif isinstance(parsed, HumanLabel):
+                who = by_id[parsed.id]
+                who.pop(parsed.annotators[0], None)
+                who[parsed.annotators[0]] = parsed
+            elif parsed is _Skip.UNREVIEWED:
+                out.unreviewed += 1
+    for cid, who in by_id.items():
+        items = list(who.values())
+        if len({h.label for h in items}) == 1:
+            out.labels[cid] = _merge(cid, items)
+        else:
+            out.conflicts[cid] = items
+    return out
+
+
+def _evidence(label: Label) -> dict[str, Any]:
+    try:
+        value = json.loads(label.evidence or "{}")
+    except json.JSONDecodeError:
+        return {"raw": label.evidence}
+    return value if isinstance(value, dict) else {"value": value}
+
+
+def automatic_label(label: Label) -> Label:
+    """The automatic label behind a human override (the label itself when it is not one)."""
+    if label.labeler != HUMAN_LABELER:
+        return label
+    auto = _evidence(label).get("automatic")
+    if not isinstance(auto, dict) or "label" not in auto:
+        return label
+    return Label(
+        label.completion_id, label.prompt_id, auto["label"], auto.get("score"), auto.get("reasoning", ""),
+        auto.get("labeler", ""), auto.get("labeler_version", ""),
+        json.dumps(auto.get("evidence", {}), sort_keys=True, default=str),
+    )  # fmt: skip
+
+
+def automatic_labels(labels: Iterable[Label]) -> list[Label]:
+    return [automatic_label(label) for label in labels]
+
+
+def apply_annotations(
+    labels: list[Label], annotations: AnnotationSet
+) -> tuple[list[Label], list[dict[str, Any]]]:
+    """Replace the label of every annotated completion with the human one (labeler "human"); the
+    automatic label is kept in the evidence. Returns the labels and one override record per
+    annotated completion. Conflicting annotations override nothing; see `unknown_ids` for typos."""
+    out: list[Label] = []
+    overrides: list[dict[str, Any]] = []
+    for label in labels:
+        human = annotations.labels.get(label.completion_id)
+        if human is None:
+            out.append(label)
+            continue
+        auto = automatic_label(label)
+        who = ", ".join(human.annotators)
+        reasoning = f"human annotation by {who}" + (f": {'; '.join(human.notes)}" if human.notes else "")
+        evidence = {
+            "annotators": human.annotators,
+            "notes": human.notes,
+            "source": ", ".join(human.sources),
+            "automatic": {
+                "label": auto.label, "labeler": auto.labeler, "labeler_version": auto.labeler_version,
+                "reasoning": auto.reasoning, "score": auto.score, "evidence": _evidence(auto),
+            },
+        }  # fmt: skip
+        out.append(
+            Label(label.completion_id, label.prompt_id, human.label, 1.0 if human.label == "correct" else 0.0,
+                  reasoning, HUMAN_LABELER, HUMAN_LABELER_VERSION,
+                  json.dumps(evidence, sort_keys=True, ensure_ascii=False, default=str))
+        )  # fmt: skip
+        overrides.append(
+            {"completion_id": label.completion_id, "prompt_id": label.prompt_id,
+             "automatic_label": auto.label, "automatic_labeler": auto.labeler, "human_label": human.label,
+             "annotators": human.annotators, "changed": auto.label != human.label}
+        )  # fmt: skip
+    return out, overrides
+
+
+def unknown_ids(labels: Iterable[Label], annotations: AnnotationSet) -> list[str]:
+    """Annotated ids (agreed or conflicting) that match no label: most likely a typo."""
+    known = {label.completion_id for label in labels}
+    return sorted(i for i in (*annotations.labels, *annotations.conflicts) if i not in known)
+
+
+def annotation_issues(annotations: AnnotationSet, labels: Iterable[Label] | None = None) -> list[str]:
+    """One line per bad line, conflict and (given the labels) unknown id, for a person to fix."""
+    lines = [f"problem: {p}" for p in annotations.problems]
+    for cid, items in sorted(annotations.conflicts.items()):
+        votes = "; ".join(f"{', '.join(h.annotators)}: {h.label} ({', '.join(h.sources)})" for h in items)
+        lines.append(f"conflict (no override): {cid}: {votes}")
+    if labels is not None:
+        lines += [f"unknown id (no such completion): {cid}" for cid in unknown_ids(labels, annotations)]
+    return lines
+
+
+def cohen_kappa(pairs: list[tuple[str, str]]) -> float | None:
+    """Cohen's kappa of two raters over correct/incorrect; None when it is undefined."""
+    n = len(pairs)
+    if n == 0:
+        return None
+    observed = sum(a == b for a, b in pairs) / n
+    first, second = Counter(a for a, _ in pairs), Counter(b for _, b in pairs)
+    expected = sum(first[v] * second[v] for v in HUMAN_VALUES) / (n * n)
+    if expected >= 1.0:
+        return None
+    return (observed - expected) / (1.0 - expected)
+
+
+def _agreement_row(subset: str, labeler: str, pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """`pairs`: (automatic, human) for the human-labeled items of one subset and labeler."""
+    rated = [(a, h) for a, h in pairs if a in HUMAN_VALUES]
+    agree = sum(a == h for a, h in rated)
+    disagree = len(rated) - agree
+    return {
+        "subset": subset, "labeler": labeler, "annotated": len(pairs), "agree": agree, "disagree": disagree,
+        "abstained": sum(a == "abstain" for a, _ in pairs),
+        "agreement": agree / len(rated) if rated else None, "kappa": cohen_kappa(rated),
+    }  # fmt: skip
+
+
+def agreement_report(
+    labels: list[Label], annotations: AnnotationSet, subset_of: dict[str, str]
+) -> list[dict[str, Any]]:
+    """One row per (subset, automatic labeler), then one per subset with labeler "all": how often
+    the automatic label matches the human one. `labels` are the automatic labels (human overrides
+    are unwrapped to the label they replaced)."""
+    pairs: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
+    for label in automatic_labels(labels):
+        subset = subset_of.get(label.prompt_id, "(unknown)")
+        pairs.setdefault((subset, label.labeler), [])
+        human = annotations.labels.get(label.completion_id)
+        if human is not None:
+            pairs[(subset, label.labeler)].append((label.label, human.label))
+    rows = []
+    for subset in sorted({s for s, _ in pairs}):
+        everything = []
+        for (s, labeler), items in sorted(pairs.items()):
+            if s == subset:
+                rows.append(_agreement_row(subset, labeler, items))
+                everything += items
+        rows.append(_agreement_row(subset, "all", everything))
+    return rows
+
+
+def _round_robin(buckets: dict[str, list[Completion]], wanted: int) -> list[Completion]:
+    """Take one from each automatic-label bucket in turn until `wanted` or all are empty."""
+    queues = [list(buckets.get(b, [])) for b in _BUCKETS]
+    picked: list[Completion] = []
+    while len(picked) < wanted and any(queues):
+        for queue in queues:
+            if queue and len(picked) < wanted:
+                picked.append(queue.pop(0))
+    return picked
+
+
+def _review_row(c: Completion, subset: str, label: Label | None, prompt: Prompt | None) -> dict[str, Any]:
+    auto: dict[str, Any] = dict.fromkeys(("auto_label", "auto_labeler", "auto_reasoning", "auto_evidence"))
+    if label is not None:
+        auto = {"auto_label": label.label, "auto_labeler": label.labeler, "auto_reasoning": label.reasoning,
+                "auto_evidence": _evidence(label)}  # fmt: skip
+    return {
+        "id": c.completion_id, "label": None, "annotator": None, "note": None, "subset": subset,
+        "prompt_id": c.prompt_id, "prompt": c.prompt_text, "completion": c.text, "model": c.model,
+        "method": c.method, **auto, "prompt_metadata": prompt.metadata if prompt is not None else None,
+    }  # fmt: skip
+
+
+def export_sample(
+    prompts: list[Prompt],
+    completions: list[Completion],
+    labels: list[Label],
+    per_subset: int,
+    seed: int,
+    already: AnnotationSet | None = None,
+) -> list[dict[str, Any]]:
+    """Up to `per_subset` completions per subset for human review, the same ones for the same seed
+    and tables. Not-yet-annotated completions come first; within that, automatic labels are taken
+    in turn (correct, incorrect, abstain) so the sample is balanced. Rows are sorted by subset, id."""
+    already = already or AnnotationSet()
+    by_prompt = {p.prompt_id: p for p in prompts}
+    by_id = {label.completion_id: label for label in automatic_labels(labels)}
+    groups: dict[str, list[Completion]] = defaultdict(list)
+    for c in completions:
+        prompt = by_prompt.get(c.prompt_id)
+        groups[(prompt.subset if prompt and prompt.subset else None) or c.subset].append(c)
+    rows = []
+    for subset, group in sorted(groups.items()):
+        rng = random.Random(derived_seed("annotate-export", seed, subset))
+        tiers: list[dict[str, list[Completion]]] = [defaultdict(list), defaultdict(list)]
+        for c in sorted(group, key=lambda c: c.completion_id):
+            label = by_id.get(c.completion_id)
+            bucket = label.label if label and label.label in _BUCKETS else "other"
+            tiers[already.annotated(c.completion_id)][bucket].append(c)
+        picked: list[Completion] = []
+        for tier in tiers:
+            for name in _BUCKETS:
+                rng.shuffle(tier[name])
+            picked += _round_robin(tier, per_subset - len(picked))
+        rows += [_review_row(c, subset, by_id.get(c.completion_id), by_prompt.get(c.prompt_id))
+                 for c in picked]  # fmt: skip
+    rows.sort(key=lambda r: (r["subset"], r["id"]))
+    return rows
