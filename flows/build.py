@@ -18,7 +18,7 @@ from prefect.runtime import flow_run
 
 import pipeline
 from pipeline import stages
-from pipeline.config import BuildConfig, DataLocation, load_config
+from pipeline.config import BuildConfig, ConfigError, DataLocation, load_config
 from pipeline.evaluate.validate import ReleaseValidationError, failures
 from pipeline.io import StageOutput, file_fingerprint, output_intact, tree_fingerprint
 from pipeline.sources import resolve
@@ -165,6 +165,9 @@ def build(config_path: str, version: str | None = None, base_dir: str = ".") -> 
     logger = get_run_logger()
     root = Path(base_dir).resolve()
     cfg = load_config(config_path, version)
+    missing = cfg.missing_prompt_files(root)
+    if missing:
+        raise ConfigError(f"{config_path}: prompt templates not found under {root / cfg.prompts_dir}: {', '.join(missing)}")
     stage = StageCaller(cfg, root)
     sources = _hashes(root, {s.name: s for s in cfg.sources})
     eval_sets = _hashes(root, {e.name: e for e in cfg.decontamination.eval_sets})

@@ -32,7 +32,10 @@ def build(
     from pipeline.sources import SourceError
 
     try:
-        load_config(config, version)  # fail on a bad config before starting Prefect
+        cfg = load_config(config, version)  # fail on a bad config before starting Prefect
+        missing = cfg.missing_prompt_files(Path.cwd())
+        if missing:
+            raise ConfigError(f"{config}: prompt templates not found under {cfg.prompts_dir}/: {', '.join(missing)}")
     except ConfigError as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(2) from None

@@ -357,6 +357,35 @@ class BuildConfig(Strict):
             raise ValueError(f"unknown model names (not in `models`): {', '.join(unknown)}")
         return self
 
+    def prompt_files(self) -> list[str]:
+        """Every template the build reads from prompts_dir (defaults included), for a check before
+        any stage runs."""
+        from pipeline.label.judged import SUBSETS as JUDGED
+        from pipeline.route import DEFAULT_TEMPLATE
+
+        names: list[str | None] = []
+        for key, gen in self.subsets.enabled().items():
+            names.append(gen.system_prompt)
+            panel = getattr(gen, "judges", None)
+            if panel is not None:
+                names.append(panel.template or JUDGED[key].template)
+            if isinstance(gen, FactualityConfig):
+                names.append(gen.induced_system_prompt)
+            if isinstance(gen, SafetyConfig):
+                names += gen.jailbreak_system_prompts
+            if isinstance(gen, FocusConfig):
+                names.append(gen.rewrite_template)
+            if isinstance(gen, TiesConfig):
+                names.append(gen.narrow_template)
+        if self.routing.classifier is not None:
+            names.append(self.routing.classifier.template or DEFAULT_TEMPLATE)
+        names += [s.template for s in self.evaluate.scorers]
+        return sorted({n for n in names if n})
+
+    def missing_prompt_files(self, base_dir: Path) -> list[str]:
+        root = base_dir / self.prompts_dir
+        return [name for name in self.prompt_files() if not (root / name).is_file()]
+
     def model(self, name: str) -> ModelConfig:
         return next(m for m in self.models if m.name == name)
 

@@ -33,6 +33,13 @@ def test_demo_config_loads_and_version_overrides() -> None:
         (lambda c: c["sources"][0].update(hub_id="org/set"), "exactly one of `path`"),
         (lambda c: c["decontamination"]["eval_sets"].append("nosuchset"), "unknown eval set 'nosuchset'"),
         (lambda c: c["decontamination"].update(cosine_threshold=1.5), "cosine_threshold"),
+        (lambda c: c["subsets"]["factuality"]["judges"].update(models=["ghost"]), "factuality judges: ghost"),
+        (lambda c: c["subsets"]["factuality"]["judges"].update(policy="loudest"), "judges.policy"),
+        (lambda c: c["subsets"]["focus"].update(rewriter="ghost"), "focus rewriter: ghost"),
+        (lambda c: c["routing"].pop("classifier"), "routing mode 'both' needs a `classifier`"),
+        (lambda c: c["subsets"]["safety"].update(categories={"x": "maybe"}), "categories.x"),
+        (lambda c: c["subsets"]["precise_if"].update(constraints="some"), "constraints"),
+        (lambda c: c["subsets"]["ties"].pop("judges"), "ties.judges: Field required"),
     ],
 )
 def test_bad_configs_name_file_and_field(tmp_path: Path, edit, message: str) -> None:
@@ -65,3 +72,15 @@ def test_cli_build_names_a_missing_source(prefect_harness: None, tmp_path: Path)
     result = CliRunner().invoke(app, ["build", "--config", str(path)])
     assert result.exit_code == 1
     assert "gone.jsonl: source file not found" in result.output
+
+
+def test_cli_build_names_missing_prompt_templates(tmp_path: Path) -> None:
+    cfg = yaml.safe_load((ROOT / "configs/demo.yaml").read_text())
+    cfg["subsets"]["focus"]["rewrite_template"] = "focus/gone.txt"
+    cfg["subsets"]["factuality"]["judges"]["template"] = "judges/nope.txt"
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    result = CliRunner().invoke(app, ["build", "--config", str(path)])
+    assert result.exit_code == 2
+    assert "prompt templates not found" in result.output
+    assert "focus/gone.txt" in result.output and "judges/nope.txt" in result.output

@@ -534,8 +534,13 @@ def test_cut_off_response_cannot_pass_but_can_fail() -> None:
     assert check_constraint({"type": "no_comma"}, "no commas so far", "length").label == "abstain"
     assert check_constraint({"type": "no_comma"}, "a, b", "length").label == "incorrect"
     assert check_constraint({"type": "no_comma"}, "no commas here", "stop").label == "correct"
+    # A failure the cut itself may cause (unfinished JSON, too few sentences yet) is not held
+    # against the model; one no further text could undo is.
     json_cut = check_constraint({"type": "json_format"}, '{"a": [1, 2', "length")
-    assert json_cut.label == "incorrect"
+    assert json_cut.label == "abstain" and "cut may cause" in json_cut.reasoning
+    assert check_constraint({"type": "json_format"}, '{"a": [1, 2', "stop").label == "incorrect"
+    assert check_constraint({"type": "max_words", "n": 2}, "one two three", "length").label == "incorrect"
+    assert check_constraint({"type": "lowercase"}, "Capital start", "length").label == "incorrect"
     assert check_constraint({"type": "alphabet"}, "Apple", "length").label == "abstain"
 
 

@@ -63,3 +63,18 @@ def test_vllm_batch_with_seeds_n_and_logprobs(backend: VllmOfflineBackend, tmp_p
     rerun = CachedModel(backend, ResponseCache(tmp_path / "cache.sqlite"))
     rerun.generate(seeded + unseeded)
     assert rerun.stats.sent == 0 and rerun.stats.cache_hits == 5
+
+
+def test_vllm_judge_answers_follow_the_json_schema(backend: VllmOfflineBackend) -> None:
+    """Judges ask for a verdict under a JSON schema; vLLM enforces it with structured outputs."""
+    import json
+
+    from pipeline.label.judges import parse_verdict, verdict_schema
+
+    schema = json.dumps(verdict_schema(("accurate", "inaccurate"), explain=False))
+    requests = [_ask(f"Is this accurate: {claim}? Answer in JSON.", temperature=0.0, max_tokens=24, seed=0,
+                     json_schema=schema) for claim in ("Paris is in France", "The sun is cold")]  # fmt: skip
+    for result in CachedModel(backend, None).generate(requests):
+        assert result.ok, result.error
+        assert set(json.loads(result.text)) == {"verdict"}
+        assert parse_verdict(result.text, ("accurate", "inaccurate"))[0] in ("accurate", "inaccurate")

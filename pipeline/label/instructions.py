@@ -33,6 +33,13 @@ VERSION = "2"
 
 REGISTRY: dict[str, Constraint] = build_registry()
 
+# Types whose violation more text cannot undo (a comma, a capital letter, a forbidden word, too
+# many words already written): a cut-off answer that fails one of them fails for good.
+FAILS_SURVIVE_CUT_OFF = frozenset(
+    {"no_comma", "lowercase", "english_lowercase", "english_capital", "no_letter", "forbidden_words", "max_words",
+     "no_whitespace"}
+)  # fmt: skip
+
 
 def _lookup(spec: dict[str, Any]) -> tuple[Constraint, dict[str, Any]]:
     if not isinstance(spec, dict):
@@ -105,9 +112,14 @@ def check_constraint(spec: dict[str, Any], response: str, finish_reason: str | N
     if passed is None:
         return LabelResult("abstain", f"{constraint.type}: cannot check: {detail}", evidence=evidence)
     if passed and finish_reason == "length":
-        # A violation in a cut-off answer is still a violation; a pass is not yet a pass.
+        # A pass on a cut-off answer is not yet a pass.
         return LabelResult(
             "abstain", f"response cut off at max_tokens; no violation so far ({detail})", evidence=evidence
+        )
+    if passed is False and finish_reason == "length" and constraint.type not in FAILS_SURVIVE_CUT_OFF:
+        # "At least N", "end with", valid JSON...: the cut may be what failed it, not the model.
+        return LabelResult(
+            "abstain", f"response cut off at max_tokens; the cut may cause the failure ({detail})", evidence=evidence
         )
     return LabelResult(
         "correct" if passed else "incorrect",
