@@ -90,7 +90,8 @@ LABEL_ROWS = 1000  # rows per subset's label table; all labels are in label/labe
 def label_evidence(evidence: dict[str, Any]) -> dict[str, Any]:
     """The evidence a reviewer checks, one column per kind: judge votes, the extracted and gold
     answers, the constraint's measurement, sentences redacted before judging, a human override."""
-    votes = "; ".join(f"{v['judge']}: {v['verdict'] or v['problem']}" for v in evidence.get("votes", []))
+    ballots = evidence.get("votes") if evidence.get("policy") else None  # math's "votes" is a count
+    votes = "; ".join(f"{v['judge']}: {v['verdict'] or v['problem']}" for v in ballots or [])
     auto = evidence.get("automatic") or {}
     return {
         "judge_votes": votes or None,

@@ -59,7 +59,11 @@ def build(
 def evaluate(
     dataset: str = typer.Option(..., help="Release: a .parquet file, a Hub-layout folder or a Hub dataset id."),
     scorer: Optional[str] = typer.Option(
-        None, help="longest, shortest, ratings:BACKEND:MODEL or ranking:BACKEND:MODEL (MODEL may end in @BASE_URL)"
+        None,
+        help="longest, shortest, ratings:BACKEND:MODEL or ranking:BACKEND:MODEL (MODEL may end in @BASE_URL), "
+        "classifier:PATH_OR_HUB_ID[?batch_size=8&max_length=4096&device=cpu] (a transformers "
+        "sequence-classification reward model) or vllm-reward:PATH_OR_HUB_ID[?max_model_len=N&...] "
+        "(the same model run by vLLM)",
     ),
     scores: Optional[Path] = typer.Option(None, help="JSONL score file: {\"id\": ..., \"scores\": [...]} per row."),
     out: Path = typer.Option(..., help="Where to write report.json."),
@@ -85,9 +89,13 @@ def evaluate(
         else:
             assert scorer is not None
             report = run_scorer_spec(scorer, rows, Path("prompts"), cache, Path("models"), seed)
-    except (ValueError, LMError, FileNotFoundError) as exc:  # DatasetError, ScorerSpecError are ValueErrors
-        typer.secho(f"error: {exc}", fg="red", err=True)
+    except (ValueError, LMError, OSError, ImportError) as exc:  # DatasetError, ScorerSpecError are ValueErrors;
+        typer.secho(f"error: {exc}", fg="red", err=True)  # OSError: a reward model that will not load
         raise typer.Exit(2) from None
+    truncated = report.get("scoring", {}).get("truncated", 0)
+    if truncated:
+        typer.secho(f"warning: {truncated} completions were truncated before the reward model scored them",
+                    fg="yellow", err=True)  # fmt: skip
     reports = baseline_reports(rows) + [report]
     atomic_write_text(out, json.dumps({"dataset": dataset, "items": len(rows), "reports": reports}, indent=2))
     typer.echo(results_table(reports))

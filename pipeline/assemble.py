@@ -78,9 +78,15 @@ def assemble(
     by_id = {c.completion_id: c for c in completions}
     labels_by_id = {lab.completion_id: lab.label for lab in labels}
     pools: dict[str, dict[str, list[Completion]]] = defaultdict(lambda: {"correct": [], "incorrect": []})
+    # Candidates no label settled: a drop says how many, so a reviewer can tell "the judges split"
+    # from "the models never got it right".
+    unsettled: dict[str, Counter[str]] = defaultdict(Counter)
     for lab in labels:
         if lab.label in ("correct", "incorrect"):
             pools[lab.prompt_id][lab.label].append(by_id[lab.completion_id])
+        else:
+            split = json.loads(lab.evidence or "{}").get("status") == "disagreed"
+            unsettled[lab.prompt_id]["disagreements" if split else "abstains"] += 1
     rows = []
     for pid, prompt in prompts.items():
         pool = pools.get(pid, {"correct": [], "incorrect": []})
@@ -92,7 +98,7 @@ def assemble(
         picked = _one_item(subset, pool["correct"], pool["incorrect"], num_rejected, rng)
         if isinstance(picked, str):
             log.dropped(pid, picked, subset=subset, correct=len(pool["correct"]),
-                        incorrect=len(pool["incorrect"]))  # fmt: skip
+                        incorrect=len(pool["incorrect"]), **unsettled[pid])  # fmt: skip
             continue
         chosen, rejected = picked
         rows.append(rb2_row(prompt, chosen, rejected))

@@ -289,6 +289,7 @@ class EvaluateConfig(Strict):
 class ValidationConfig(Strict):
     """Release checks run before publishing; a breached limit fails the build. None: report only."""
 
+    min_items: int = Field(default=1, ge=0)  # a release with fewer items is not published
     near_duplicate_threshold: float = Field(default=0.95, gt=0, le=1)
     max_duplicate_prompts: int = Field(default=0, ge=0)
     # Points above the random baseline that "always longest/shortest" or "always position N" may

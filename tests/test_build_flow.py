@@ -172,17 +172,19 @@ def test_build_then_rerun(prefect_harness: None, tiny_config: Path) -> None:
 
 @pytest.mark.slow
 def test_failed_validation_stops_before_publishing(prefect_harness: None, tiny_config: Path) -> None:
-    """Limits no release can meet: the flow stops after evaluate, with a message and an artifact."""
+    """A limit no release can meet: the flow stops after evaluate, with a message and an artifact.
+    (Item counts, not a baseline, so that the test does not depend on what the tiny models write.)"""
     from pipeline.evaluate.validate import ReleaseValidationError
 
     cfg = yaml.safe_load(tiny_config.read_text())
     cfg["version"] = "tiny-strict"
-    cfg["validation"] = {"max_length_advantage": -100, "baseline_min_items": 1}
+    cfg["validation"] = {"min_items": 100_000}
     strict = tiny_config.with_name("tiny-strict.yaml")
     strict.write_text(yaml.safe_dump(cfg))
-    with pytest.raises(ReleaseValidationError, match="failed validation, not published: length baselines"):
+    with pytest.raises(ReleaseValidationError, match="failed validation, not published: schema and counts"):
         run_build(strict)
     run_dir = Path(cfg["output_dir"]) / "tiny-strict"
     assert (run_dir / "evaluate" / "report.json").is_file() and not (run_dir / "hub").exists()
     artifact = latest_artifacts(["tiny-strict-validation"])["tiny-strict-validation"]
-    assert "FAILED: not published" in artifact["data"] and "| length baselines | fail |" in artifact["data"]
+    assert "FAILED: not published" in artifact["data"] and "| schema and counts | fail |" in artifact["data"]
+    assert "a release needs at least 100000 (validation.min_items)" in artifact["data"]

@@ -95,6 +95,14 @@ def test_assembly_schema_diversity_and_drops() -> None:
     assert (math_row["num_correct"], math_row["num_incorrect"], math_row["total_completions"]) == (1, 3, 4)
     (drop,) = [d for d in log.rows if d.decision == "dropped"]
     assert drop.item_id == "p2" and drop.reason == "no-correct-candidate"
+    # Unsettled candidates are counted in the drop's evidence: split judges apart from abstains.
+    split = [Label(lab.completion_id, lab.prompt_id, "abstain", None, "", "j", "1", json.dumps({"status": s}))
+             for lab, s in zip([x for x in labels if x.prompt_id == "p2"][:3], ("disagreed", "disagreed", "unparsed"))]
+    kept = [x for x in labels if x.completion_id not in {y.completion_id for y in split}]
+    log = DecisionLog("assemble", "t")
+    assemble(prompts, completions, kept + split, 3, seed=1, log=log)
+    (drop,) = [d for d in log.rows if d.decision == "dropped"]
+    assert json.loads(drop.evidence) == {"subset": "math", "correct": 0, "incorrect": 5, "disagreements": 2, "abstains": 1}
     # Same seed, same release.
     assert assemble(prompts, completions, labels, 3, seed=1, log=DecisionLog("assemble", "t")) == rows
 

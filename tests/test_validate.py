@@ -94,6 +94,14 @@ def test_broken_counts_fail_the_schema_check() -> None:
     assert any("Math-2: a best-of-4 item needs 1 chosen and 3 rejected" in p for p in problems)
 
 
+def test_too_few_items_fail_the_count_check() -> None:
+    assert validate_release([], ValidationConfig())["checks"][0]["details"]["problems"] == [
+        "0 items; a release needs at least 1 (validation.min_items)"
+    ]
+    assert validate_release(balanced(4), ValidationConfig(min_items=4))["checks"][0]["status"] == "pass"
+    assert not validate_release(balanced(4), ValidationConfig(min_items=5))["passed"]
+
+
 def test_model_bias_limit() -> None:
     rows = [row(i, "Math", 10 * (i % 4 + 1), [5, 15, 25], ["a", "b", "c", "d"]) for i in range(60)]
     validation = validate_release(rows, ValidationConfig(max_model_chosen_ratio=2.0, max_length_advantage=None))

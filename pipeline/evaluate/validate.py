@@ -34,8 +34,10 @@ class Check:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def _schema(rows: Sequence[Row], num_rejected: int) -> Check:
+def _schema(rows: Sequence[Row], num_rejected: int, min_items: int = 0) -> Check:
     problems: list[str] = []
+    if len(rows) < min_items:
+        problems.append(f"{len(rows)} items; a release needs at least {min_items} (validation.min_items)")
     names = set(RB2_SCHEMA.names)
     ids = Counter(str(r.get("id")) for r in rows)
     problems += [f"duplicate id {i}" for i, n in ids.items() if n > 1]
@@ -164,7 +166,7 @@ def validate_release(
 ) -> dict[str, Any]:
     """All checks; `passed` is False when any check failed. Baseline reports ride along for the card."""
     rows = list(rows)
-    schema = _schema(rows, num_rejected)
+    schema = _schema(rows, num_rejected, cfg.min_items)
     if schema.status == "fail":
         return {"passed": False, "checks": [asdict(schema)], "baselines": []}
     random = random_baseline(rows)

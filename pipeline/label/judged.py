@@ -7,7 +7,6 @@ which (status "disagreed" or "unparsed"), with every judge's vote.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -126,8 +125,3 @@ def label_judged(
 def is_disagreement(result: LabelResult) -> bool:
     return result.label == "abstain" and result.evidence.get("status") == "disagreed"
 
-
-def votes_of(evidence: str) -> str:
-    """Judge votes as one readable cell, for tables."""
-    data = json.loads(evidence) if evidence else {}
-    return "; ".join(f"{v['judge']}: {v['verdict'] or v['problem']}" for v in data.get("votes", []))
