@@ -205,7 +205,7 @@ def generate(
     rewritten, transform_rows = run_transforms(planner, prompts, pool, log, progress)
     planned = [item for prompt in prompts for item in planner.answers(prompt, rewritten)]
     completions = []
-    for item, result in zip(planned, _run_by_model(pool, planned, progress, "generate")):
+    for item, result in zip(planned, _run_by_model(pool, planned, progress, "answers")):
         params = item.request.params()
         cid = completion_id(item.prompt.prompt_id, item.model, item.method, params, item.sample_index)
         if not result.ok:

@@ -85,7 +85,8 @@ def defuse(text: str) -> str:
 GRADER_TALK = re.compile(
     r"\bverdicts?\b"
     r"|\b(ignore|disregard|forget|override)\b[^.!?\n]{0,60}\b(instructions?|rules|prompt|guidelines|above|previous)\b"
-    r"|\b(to|for|dear|attention|note to)\s+(the\s+)?(ai\s+)?(judge|grader|evaluator|reviewer|classifier)\b"
+    r"|\b(notes?|message|instructions?)\s+(to|for)\s+(the\s+)?(ai\s+)?(judge|grader|evaluator)s?\b"
+    r"|\b(dear|attention|hey)\s+(the\s+)?(ai\s+)?(judge|grader|evaluator)s?\b"
     r"|\b(answer|respond|reply|output|say|grade|rate|label|mark|classify|return|judge)\b\s+(it\s+|this\s+)?"
     r"(with\s+|as\s+)?[\"'“]?(accurate|inaccurate|valid|invalid|on[ _-]?topic|off[ _-]?topic|refusal|compliance)\b",
     re.I,
