@@ -36,10 +36,11 @@ PLANTED = [
 
 
 @pytest.fixture(scope="module")
-def panel():  # type: ignore[no-untyped-def]
+def panel(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     cfg = load_config(ROOT / "configs" / "demo.yaml")
     judges = cfg.subsets.factuality.judges  # type: ignore[union-attr]
-    with ModelPool(cfg.models, ROOT / "outputs" / ".lm-cache" / "test-judges.sqlite", ROOT / cfg.models_dir) as pool:
+    cache = tmp_path_factory.mktemp("judges") / "responses.sqlite"  # every verdict from the real models
+    with ModelPool(cfg.models, cache, ROOT / cfg.models_dir) as pool:
         yield judges, pool
 
 
