@@ -15,6 +15,7 @@ import pytest
 from pipeline.config import load_config
 from pipeline.label.judges import Question, run_panel
 from pipeline.lm import ModelPool
+from pipeline.records import short_hash
 
 ROOT = Path(__file__).resolve().parent.parent
 PARIS = "The capital of France is Paris."
@@ -47,9 +48,7 @@ def panel(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
 def _decide(panel, subset: str, verdicts: tuple[str, str], question: str, answer: str):  # type: ignore[no-untyped-def]
     judges, pool = panel
     template = (ROOT / "prompts" / "judges" / f"{subset}.txt").read_text()
-    if subset == "safety":
-        raise AssertionError("not planted here")
-    q = Question(f"planted-{hash((question, answer))}", {"prompt": question, "response": answer})
+    q = Question("planted-" + short_hash(question, answer), {"prompt": question, "response": answer})
     (decision,) = run_panel(judges.models, pool.get, template, [q], verdicts, judges.policy, judges.max_tokens,
                             judges.explain)  # fmt: skip
     return decision

@@ -62,10 +62,10 @@ def test_vllm_scores_match_the_transformers_classifier(scorer: RewardModelScorer
     flat = [x for s in scores for x in s]
     assert len({round(x, 3) for x in flat}) == len(flat)  # different texts, different rewards
     reference = [x for s in classifier_scorer(str(rm_dir), batch_size=4)(ROWS) for x in s]
-    assert flat == pytest.approx(reference, abs=2e-2)
+    assert flat == pytest.approx(reference, abs=1e-3)  # both float32: measured differences ~1e-5
     # Row order does not matter: the same completions get the same scores.
     again = [x for s in scorer(ROWS[::-1])[::-1] for x in s]
-    assert again == pytest.approx(flat, abs=2e-2)
+    assert again == pytest.approx(flat, abs=1e-3)
 
 
 def test_texts_past_max_model_len_are_truncated_and_counted(scorer: RewardModelScorer, rm_dir: Path) -> None:
@@ -74,5 +74,5 @@ def test_texts_past_max_model_len_are_truncated_and_counted(scorer: RewardModelS
     scores = scorer([long_row])
     assert scorer.stats.truncated == before + 1
     reference = classifier_scorer(str(rm_dir), max_length=MAX_MODEL_LEN)
-    assert scores[0] == pytest.approx(reference([long_row])[0], abs=2e-2)
+    assert scores[0] == pytest.approx(reference([long_row])[0], abs=1e-3)
     assert reference.stats.truncated == 1
