@@ -172,8 +172,8 @@ def classifier_scorer(
         with torch.inference_mode():
             for start in range(0, len(order), batch_size):
                 chunk = order[start : start + batch_size]
-                # A batch mixes texts with and without added special tokens only when some texts start
-                # with BOS and some do not, which one template cannot produce: split to be safe.
+                # One tokenizer call takes one add_special_tokens flag: texts that start with BOS and
+                # texts that do not (unusual within one template) go in separate calls.
                 for flag in sorted({special[i] for i in chunk}):
                     part = [i for i in chunk if special[i] == flag]
                     enc = tokenizer([texts[i] for i in part], padding=True, truncation=True, max_length=limit,

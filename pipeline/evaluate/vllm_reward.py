@@ -45,8 +45,10 @@ def vllm_reward_scorer(model: str, engine_args: dict[str, Any] | None = None) ->
             f"vLLM cannot run {model!r} as a sequence classifier (its tasks: {', '.join(llm.supported_tasks)}); "
             "the vllm-reward scorer needs a *ForSequenceClassification reward model"
         )
+    model_config = llm.llm_engine.model_config
+    check_num_labels(getattr(model_config.hf_config, "num_labels", 1), model)
     tokenizer = llm.get_tokenizer()
-    limit = llm.llm_engine.model_config.max_model_len
+    limit = model_config.max_model_len
     warn_if_no_template(tokenizer, model)
     params = vllm.PoolingParams(use_activation=False)  # raw logits, not sigmoid/softmax probabilities
 
