@@ -71,7 +71,9 @@ def test_build_then_rerun(prefect_harness: None, tiny_config: Path) -> None:
     # Counts balance at every stage (each runner checks it too) and the stage list is complete.
     assert list(first["stages"]) == STAGES
     ingest = first["stages"]["ingest"]
-    assert ingest["in"] == 10 and ingest["kept"] == 9 and ingest["dropped"] == 1
+    # Six math prompts: the release needs at least one item, and the tiny models are right on math
+    # only now and then (SmolLM2 solves these about a third of the time at temperature 1).
+    assert ingest["in"] == 14 and ingest["kept"] == 13 and ingest["dropped"] == 1
     decisions = list(read_decision_log(run_dir))
     leak = [d for d in decisions if d["stage"] == "decontaminate" and d["decision"] == "dropped"]
     assert len(leak) == 1 and leak[0]["reason"] == "contaminated:gsm8k"
@@ -123,7 +125,7 @@ def test_build_then_rerun(prefect_harness: None, tiny_config: Path) -> None:
     assert drop["reason"] == "contaminated:gsm8k" and drop["eval_item_id"] == "gsm8k-test-0"
     assert drop["signal"] == "exact" and drop["cosine"] > 0.99 and "ducks" in drop["prompt"]
     funnel = artifacts["tiny-decontaminate-funnel"]["data"]
-    for step in ("| read | 10 |", "| quarantined (bad rows) | 1 |", "| contaminated: gsm8k | 1 |", "| **kept** | **8** |"):
+    for step in ("| read | 14 |", "| quarantined (bad rows) | 1 |", "| contaminated: gsm8k | 1 |", "| **kept** | **12** |"):
         assert step in funnel
     assert "LM requests this run" in str(artifacts["tiny-summary"]["data"])
     assert "### Labeling report" in artifacts["tiny-labeling-report"]["data"]

@@ -112,7 +112,8 @@ def run_scorer_spec(
         if mode == "ratings":
             scorer = ratings_judge(model, prompts_dir / "judges/ratings.txt")
         else:
-            scorer = ranking_judge(model, prompts_dir / "judges/ranking.txt", seed)
+            ratings = ratings_judge(model, prompts_dir / "judges/ratings.txt")
+            scorer = ranking_judge(model, prompts_dir / "judges/ranking.txt", seed, other_rows=ratings)
         report = accuracy_report(f"{mode} judge {model_cfg.name}", rows, scorer(rows))
         report["lm_requests"] = pool.total()
     return report

@@ -69,19 +69,35 @@ def presentation_order(row_id: str, n: int, seed: int) -> list[int]:
     return order
 
 
-def ranking_judge(model: LanguageModel, template_path: Path, seed: int, max_tokens: int = 16) -> Scorer:
+def ranking_judge(
+    model: LanguageModel, template_path: Path, seed: int, max_tokens: int = 16, other_rows: Scorer | None = None
+) -> Scorer:
     """RB2 "ranking" mode: four answers in seeded shuffled positions, the judge names the best.
 
     The picked completion scores 1 and the others 0; an unparseable verdict gives every completion
-    the same score, which the best-of-N formula turns into 1/4 credit, as RB2 does."""
+    the same score, which the best-of-N formula turns into 1/4 credit, as RB2 does. Rows that are
+    not four completions (Ties) go to `other_rows` (the ratings judge: Ties needs a score per
+    answer, not a pick)."""
     template = template_path.read_text()
 
     def score(rows: Sequence[Row]) -> list[list[float]]:
+        four = [i for i, row in enumerate(rows) if len(completions_of(row)) == len(LETTERS)]
+        rest = sorted(set(range(len(rows))) - set(four))
+        out: list[list[float]] = [[] for _ in rows]
+        if rest:
+            if other_rows is None:
+                bad = rows[rest[0]]
+                raise ValueError(f"ranking judge needs exactly 4 completions; row {bad['id']} has {len(completions_of(bad))}")
+            for i, scores in zip(rest, other_rows([rows[i] for i in rest])):
+                out[i] = scores
+        for i, scores in zip(four, rank([rows[i] for i in four])):
+            out[i] = scores
+        return out
+
+    def rank(rows: Sequence[Row]) -> list[list[float]]:
         requests, orders = [], []
         for row in rows:
             texts = completions_of(row)
-            if len(texts) != len(LETTERS):
-                raise ValueError(f"ranking judge needs exactly 4 completions; row {row['id']} has {len(texts)}")
             order = presentation_order(row["id"], len(texts), seed)
             orders.append(order)
             answers = {f"answer_{LETTERS[pos].lower()}": texts[i] for pos, i in enumerate(order)}
