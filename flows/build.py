@@ -76,7 +76,7 @@ def label_task(
     config_json: str, base_dir: str, code: str, annotation_hashes: dict[str, str], routed: StageOutput,
     generated: StageOutput,
 ) -> StageOutput:
-    out = stages.run_label(_context(config_json, base_dir), routed, generated)
+    out = stages.run_label(_context(config_json, base_dir, ProgressReporter("label", "judge answers")), routed, generated)
     publish_stage_artifacts(out)
     publish_label_artifacts(out)
     return out

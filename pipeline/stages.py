@@ -146,7 +146,7 @@ def run_label(ctx: RunContext, routed: StageOutput, generated: StageOutput) -> S
     prompts = {p.prompt_id: p for p in load_prompts(routed)}
     completions = [Completion(**r) for r in read_rows(generated.path)]
     with ctx.model_pool() as pool:
-        labeling = label_mod.label(completions, prompts, ctx.cfg, ctx.base_dir, pool.get, log)
+        labeling = label_mod.label(completions, prompts, ctx.cfg, ctx.base_dir, pool.get, log, ctx.progress)
         lm = pool.total()
     atomic_write_text(ctx.stage_dir(log.stage) / "report.json", json.dumps(labeling.report, indent=2))
     table = write_parquet(labeling.labels, ctx.stage_dir(log.stage) / "labels.parquet", LABEL_SCHEMA)

@@ -82,6 +82,7 @@ def label_judged(
     cfg: BuildConfig,
     base_dir: Path,
     get_model: Callable[[str], LanguageModel],
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> Labeled:
     """Label every completion of one judged subset with one panel run (a batch per judge)."""
     spec = SUBSETS[subset]
@@ -107,8 +108,9 @@ def label_judged(
         context = rubric.context(prompt) if rubric is not None else ()
         questions.append(judges.Question(c.completion_id, {"prompt": question_text, "response": c.text}, context))
         asked.append(c)
+    report = (lambda judge, done, total: progress(f"{subset} judge {judge}", done, total)) if progress else None
     decisions = judges.run_panel(panel.models, get_model, template, questions, spec.verdicts, panel.policy,
-                                 panel.max_tokens, panel.explain)  # fmt: skip
+                                 panel.max_tokens, panel.explain, report)  # fmt: skip
     for c, decision in zip(asked, decisions):
         if decision.verdict is None:
             why = "judges disagree" if decision.status == "disagreed" else "no judge verdict"

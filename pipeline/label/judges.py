@@ -204,15 +204,18 @@ def run_panel(
     policy: Policy,
     max_tokens: int = 96,
     explain: bool = True,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> list[PanelDecision]:
-    """Every judge answers every question (one batch per judge); each item gets a decision."""
+    """Every judge answers every question (one batch per judge); each item gets a decision.
+    `progress(judge, done, total)` follows each judge's batch."""
     if not questions:
         return []
     cleaned = [without_grader_talk(q) for q in questions]
     requests = judge_requests(template, [q for q, _ in cleaned], verdicts, max_tokens, explain)
     ballots: list[list[Vote]] = [[] for _ in questions]
     for judge in judges:
-        for ballot, result in zip(ballots, get_model(judge).generate(requests)):
+        report = (lambda done, total, j=judge: progress(j, done, total)) if progress else None
+        for ballot, result in zip(ballots, get_model(judge).generate(requests, progress=report)):
             if not result.ok:
                 ballot.append(Vote(judge, None, "", f"request failed: {result.error}"))
                 continue

@@ -65,6 +65,7 @@ def automatic(
     cfg: BuildConfig,
     base_dir: Path,
     get_model: Callable[[str], LanguageModel],
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> list[tuple[Label, bool]]:
     """(label, is a judges' disagreement) for every completion, in input order."""
     by_subset: dict[str, list[Completion]] = defaultdict(list)
@@ -80,7 +81,7 @@ def automatic(
         elif subset in PER_PROMPT:
             results = [r for pid, g in per_prompt.items() for r in PER_PROMPT[subset](g, prompts[pid])]
         else:
-            results = judged.label_judged(subset, group, prompts, cfg, base_dir, get_model)
+            results = judged.label_judged(subset, group, prompts, cfg, base_dir, get_model, progress)
         for c, result, labeler in results:
             labeled[c.completion_id] = (_to_label(c, result, labeler), judged.is_disagreement(result))
     return [labeled[c.completion_id] for c in completions]
@@ -93,8 +94,9 @@ def label(
     base_dir: Path,
     get_model: Callable[[str], LanguageModel],
     log: DecisionLog,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> Labeling:
-    auto = automatic(completions, prompts, cfg, base_dir, get_model)
+    auto = automatic(completions, prompts, cfg, base_dir, get_model, progress)
     annotations = human.load_annotations(base_dir / cfg.annotations_dir)
     final, overrides = human.apply_annotations([lab for lab, _ in auto], annotations)
     overridden = {o["completion_id"]: o for o in overrides}
