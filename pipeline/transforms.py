@@ -12,7 +12,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from pipeline.label.judges import Question, render
+from pipeline.label.judges import Question, json_object, render
 from pipeline.lm import ChatRequest
 from pipeline.overlap import canonical, ngrams, overlap
 from pipeline.records import Prompt, short_hash
@@ -55,15 +55,8 @@ PLACEHOLDER = re.compile(r"^<[^<>]*>$")
 def parse_rewrite(text: str, original: str, template: str = "") -> tuple[str | None, str]:
     """(new question, "") or (None, why it is unusable): empty, the original again, a placeholder,
     or a piece of the instructions echoed back."""
-    question = None
-    start, end = text.find("{"), text.rfind("}")
-    if start != -1 and end > start:
-        try:
-            data = json.loads(text[start : end + 1])
-            if isinstance(data, dict) and isinstance(data.get("rewritten"), str):
-                question = data["rewritten"]
-        except json.JSONDecodeError:
-            pass
+    given = (json_object(text) or {}).get("rewritten")
+    question = given if isinstance(given, str) else None
     if question is None:
         match = re.search(r"\"rewritten\"\s*:\s*\"([^\"]+)", text)
         question = match.group(1) if match else re.sub(r"^\s*(rewritten|new question)\s*:\s*", "", text, flags=re.I)

@@ -126,19 +126,26 @@ def _normal(word: str) -> str:
     return re.sub(r"[\s-]+", "_", word.strip().strip("\"'*.[](){}").lower())
 
 
+def json_object(text: str) -> dict[str, object] | None:
+    """The JSON object a model's reply holds between its first `{` and last `}`, if it parses."""
+    start, end = text.find("{"), text.rfind("}")
+    if start == -1 or end <= start:
+        return None
+    try:
+        data = json.loads(text[start : end + 1])
+    except json.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def parse_verdict(text: str, verdicts: Sequence[str]) -> tuple[str | None, str | None]:
     """(verdict, None) or (None, why). JSON first, then an explicit `verdict:` field, then a reply
     that names exactly one of the verdicts; a reply naming several is ambiguous."""
     allowed = {_normal(v): v for v in verdicts}
-    start, end = text.find("{"), text.rfind("}")
-    if start != -1 and end > start:
-        try:
-            data = json.loads(text[start : end + 1])
-        except json.JSONDecodeError:
-            data = None
-        if isinstance(data, dict) and isinstance(data.get("verdict"), str):
-            found = allowed.get(_normal(data["verdict"]))
-            return (found, None) if found else (None, f"verdict {data['verdict']!r} is not one of {list(verdicts)}")
+    given = (json_object(text) or {}).get("verdict")
+    if isinstance(given, str):
+        found = allowed.get(_normal(given))
+        return (found, None) if found else (None, f"verdict {given!r} is not one of {list(verdicts)}")
     field = re.search(r"\"?verdict\"?\s*[:=]\s*\"?([\w -]{1,40})", text, re.I)
     if field:
         words = _normal(field.group(1))

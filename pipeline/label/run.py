@@ -35,16 +35,13 @@ def _label_math(per_prompt: dict[str, list[Completion]], prompts: dict[str, Prom
     return out
 
 
-def _label_precise_if(group: Sequence[Completion], _: Prompt) -> Labeled:
+def _label_precise_if(group: Sequence[Completion]) -> Labeled:
     out = []
     for c in group:
         spec = json.loads(c.metadata)["constraint"]
         result = instructions.check_constraint(spec, c.text, c.finish_reason)
         out.append((c, result, f"instruction-checker@{instructions.VERSION}"))
     return out
-
-
-PER_PROMPT = {"precise_if": _label_precise_if}
 
 
 def _to_label(c: Completion, result: LabelResult, labeler: str) -> Label:
@@ -78,8 +75,8 @@ def automatic(
             per_prompt[c.prompt_id].append(c)
         if subset == "math":
             results = _label_math(per_prompt, prompts)
-        elif subset in PER_PROMPT:
-            results = [r for pid, g in per_prompt.items() for r in PER_PROMPT[subset](g, prompts[pid])]
+        elif subset == "precise_if":
+            results = _label_precise_if(group)
         else:
             results = judged.label_judged(subset, group, prompts, cfg, base_dir, get_model, progress)
         for c, result, labeler in results:
