@@ -147,15 +147,15 @@ def run_transforms(planner: Planner, prompts: Sequence[Prompt], pool: ModelPool,
                    progress: Progress | None) -> tuple[dict[str, str], list[dict[str, Any]]]:  # fmt: skip
     """New questions by prompt id, and one audit row per attempt. An unusable rewrite is asked for
     again (sampled) up to ATTEMPTS times; each attempt is an item of the log."""
-    texts = {p.prompt_id: p.text for p in prompts}
+    by_id = {p.prompt_id: p for p in prompts}
     rewritten: dict[str, str] = {}
     rows: list[dict[str, Any]] = []
     pending = planner.transforms(prompts)
     while pending:
         retry = []
         for plan, result in zip(pending, _run_by_model(pool, pending, progress, "rewrite")):
-            original = texts[plan.prompt_id]
-            question, why = parse_rewrite(result.text, original, plan.template) if result.ok else (None, str(result.error))
+            prompt = by_id[plan.prompt_id]
+            question, why = parse_rewrite(result.text, prompt.text, plan.template) if result.ok else (None, str(result.error))
             rows.append({"transform_id": plan.transform_id, "prompt_id": plan.prompt_id, "kind": plan.kind,
                          "model": plan.model, "raw": result.text, "rewritten": question, "problem": why or None})  # fmt: skip
             if question is not None:
@@ -166,7 +166,6 @@ def run_transforms(planner: Planner, prompts: Sequence[Prompt], pool: ModelPool,
             log.add(plan.transform_id, "failed", f"{plan.kind}-unusable", prompt_id=plan.prompt_id, why=why,
                     attempt=plan.attempt, raw=result.text[:300])  # fmt: skip
             if plan.attempt + 1 < ATTEMPTS:
-                prompt = next(p for p in prompts if p.prompt_id == plan.prompt_id)
                 retry.append(Transform.plan(prompt, plan.kind, plan.model, plan.template, plan.attempt + 1))
         pending = retry
     return rewritten, rows
