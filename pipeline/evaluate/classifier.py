@@ -12,13 +12,14 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+from pipeline.evaluate.scorers import Row, completions_of, split_by_shape
+
 log = logging.getLogger(__name__)
 
 # Used when the tokenizer has no chat template (e.g. a BERT-style classifier): the model then sees
 # the same plain text for every completion, which is all a template-less model can be given.
 PLAIN_FORMAT = "User: {prompt}\n\nAssistant: {completion}"
 
-Row = dict[str, Any]
 
 # A tokenizer's model_max_length above this is transformers' "no limit" sentinel, not a limit.
 NO_LIMIT = 1_000_000
@@ -70,22 +71,13 @@ def check_num_labels(num_labels: int, model: str) -> None:
 
 
 def row_pairs(rows: Sequence[Row]) -> tuple[list[tuple[str, str]], list[int]]:
-    """All (prompt, completion) pairs in dataset order (chosen first, as `scorers.completions_of`, which
-    is not imported: that module needs pyarrow, which the vLLM venv lacks), and the count per row."""
+    """All (prompt, completion) pairs in dataset order (chosen first), and the count per row."""
     pairs, shape = [], []
     for row in rows:
-        texts = list(row["chosen"]) + list(row["rejected"])
+        texts = completions_of(row)
         shape.append(len(texts))
         pairs.extend((row["prompt"], t) for t in texts)
     return pairs, shape
-
-
-def split_by_shape(flat: Sequence[float], shape: Sequence[int]) -> list[list[float]]:
-    out, start = [], 0
-    for n in shape:
-        out.append(list(flat[start : start + n]))
-        start += n
-    return out
 
 
 @dataclass

@@ -23,6 +23,15 @@ def completions_of(row: Row) -> list[str]:
     return list(row["chosen"]) + list(row["rejected"])
 
 
+def split_by_shape(flat: Sequence[float], shape: Sequence[int]) -> list[list[float]]:
+    """Scores of all completions, one flat list, back into one list per row (`shape`: counts)."""
+    out, start = [], 0
+    for n in shape:
+        out.append(list(flat[start : start + n]))
+        start += n
+    return out
+
+
 def parse_rating(text: str) -> float:
     """First integer 1-10 in the judge's reply; anything else is unparseable."""
     match = re.search(r"\b(10|[1-9])\b", text)
@@ -42,12 +51,7 @@ def ratings_judge(model: LanguageModel, template_path: Path, max_tokens: int = 8
                 requests.append(ChatRequest.from_messages([{"role": "user", "content": content}],
                                                           temperature=0.0, max_tokens=max_tokens, seed=0))  # fmt: skip
         results = model.generate(requests)
-        ratings = [parse_rating(r.text) if r.ok else UNPARSEABLE for r in results]
-        out, start = [], 0
-        for n in shape:
-            out.append(ratings[start : start + n])
-            start += n
-        return out
+        return split_by_shape([parse_rating(r.text) if r.ok else UNPARSEABLE for r in results], shape)
 
     return score
 
