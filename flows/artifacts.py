@@ -18,9 +18,9 @@ from prefect.artifacts import (
 
 from pipeline.io import StageOutput, read_rows
 from pipeline.evaluate.validate import checks_table
-from pipeline.publish import results_table
+from pipeline.evaluate.report import results_table
 
-DROP_ROWS = 500  # rows in a drops table; the full list is the stage's decisions.parquet
+SAMPLE_PER_REASON = 25  # rows per (decision, reason) in a stage's table; all are in decisions.parquet
 CELL_CHARS = 200
 
 
@@ -38,17 +38,22 @@ def _cell(value: Any) -> Any:
     return value[:CELL_CHARS] if isinstance(value, str) else value
 
 
-def drop_rows(decisions: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Non-kept decisions with their evidence spread into columns, so the UI table reads directly."""
+def decision_rows(decisions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A sample of the stage's decisions with their evidence spread into columns, so the UI table
+    reads directly: every reason is represented (up to SAMPLE_PER_REASON rows each, in log order),
+    dropped and failed items first."""
+    taken: Counter[tuple[str, str]] = Counter()
     rows = []
-    for d in decisions:
-        if d["decision"] == "kept":
+    for d in sorted(decisions, key=lambda d: d["decision"] == "kept"):  # stable: log order within a group
+        group = (d["decision"], d["reason"])
+        if taken[group] >= SAMPLE_PER_REASON:
             continue
+        taken[group] += 1
         evidence = json.loads(d["evidence"] or "{}")
-        rows.append({"item_id": d["item_id"], "decision": d["decision"], "reason": d["reason"],
+        rows.append({"decision": d["decision"], "reason": d["reason"], "item_id": d["item_id"],
                      **{k: _cell(v) for k, v in evidence.items()}})  # fmt: skip
     columns = list(dict.fromkeys(k for row in rows for k in row))  # one column set for the UI table
-    return [{k: row.get(k) for k in columns} for row in rows]
+    return [{k: _cell(row.get(k)) for k in columns} for row in rows]
 
 
 def pool_funnel(run_dir: Path) -> str:
@@ -65,23 +70,33 @@ def pool_funnel(run_dir: Path) -> str:
     return "\n".join(lines)
 
 
+def funnel_markdown(stage: str, decisions: list[dict[str, Any]], items_in: int) -> str:
+    """Counts by decision and reason: the stage's line of the construction funnel."""
+    counts = Counter((d["decision"], d["reason"]) for d in decisions)
+    totals = Counter(d["decision"] for d in decisions)
+    head = ", ".join(f"{n} {decision}" for decision, n in sorted(totals.items()))
+    lines = [f"### {stage}: {items_in} in; {head or 'nothing decided'}", "", "| decision | reason | count |",
+             "|---|---|---:|"]  # fmt: skip
+    lines += [f"| {d} | {r} | {n} |" for (d, r), n in sorted(counts.items())]
+    return "\n".join(lines)
+
+
 def publish_stage_artifacts(out: StageOutput) -> None:
+    """Per stage, with keys stable across runs (the UI shows each key's history per version): the
+    funnel (counts by reason) and a table sampling every reason's decisions with their evidence."""
     stage_dir = Path(out.path).parent
     decisions = _decisions(stage_dir)
-    counts = Counter((d["decision"], d["reason"]) for d in decisions)
-    lines = [f"### {out.stage}: {out.counts.get('in', 0)} in", "", "| decision | reason | count |", "|---|---|---:|"]
-    lines += [f"| {d} | {r} | {n} |" for (d, r), n in sorted(counts.items())]
+    markdown = funnel_markdown(out.stage, decisions, out.counts.get("in", 0))
     if out.stage == "decontaminate":
-        lines += ["", pool_funnel(stage_dir.parent)]
+        markdown += "\n\n" + pool_funnel(stage_dir.parent)
     version = stage_dir.parent.name
-    create_markdown_artifact(key=artifact_key(version, out.stage, "funnel"), markdown="\n".join(lines),
+    create_markdown_artifact(key=artifact_key(version, out.stage, "funnel"), markdown=markdown,
                              description=f"{out.stage} funnel")  # fmt: skip
-    dropped = drop_rows(decisions)
-    if dropped:
-        shown = dropped[:DROP_ROWS]
-        note = "" if len(shown) == len(dropped) else f" (first {len(shown)}; all in decisions.parquet)"
-        create_table_artifact(key=artifact_key(version, out.stage, "drops"), table=shown,
-                              description=f"{out.stage}: {len(dropped)} items not kept{note}")  # fmt: skip
+    rows = decision_rows(decisions)
+    if rows:
+        note = "" if len(rows) == len(decisions) else f"; a sample of {len(rows)}, all in {stage_dir.name}/decisions.parquet"
+        create_table_artifact(key=artifact_key(version, out.stage, "decisions"), table=rows,
+                              description=f"{out.stage}: {len(decisions)} decisions{note}")  # fmt: skip
 
 
 LABEL_ROWS = 1000  # rows per subset's label table; all labels are in label/labels.parquet
@@ -171,6 +186,16 @@ def publish_validation(out: StageOutput) -> None:
                              description="release validation")  # fmt: skip
 
 
+def publish_card_artifact(out: StageOutput) -> None:
+    """The dataset card as a person reading the Hub page will see it (without the YAML header)."""
+    from huggingface_hub import DatasetCard
+
+    card = DatasetCard((Path(out.path) / "README.md").read_text())
+    version = Path(out.path).parent.name
+    create_markdown_artifact(key=artifact_key(version, "dataset-card"), markdown=card.text,
+                             description=f"dataset card of {version} ({out.path}/README.md)")  # fmt: skip
+
+
 class ProgressReporter:
     """A progress artifact per model (or per embedded text list) that follows a progress callback."""
 
@@ -192,22 +217,42 @@ class ProgressReporter:
         self._last[model] = step
 
 
+def output_links(run_dir: Path) -> list[str]:
+    """A markdown link per output file of the run (stage tables, reports, the release folder)."""
+    files = sorted(p for p in run_dir.glob("*/**/*") if p.is_file() and p.suffix in (".parquet", ".json", ".md")
+                   and not any(part.startswith(".") for part in p.relative_to(run_dir).parts))  # fmt: skip
+    return [f"- [{p.relative_to(run_dir)}]({p.resolve().as_uri()})" for p in files]
+
+
 def publish_summary(summary: dict[str, Any], reports: list[dict[str, Any]]) -> None:
+    """The flow run's final markdown: what was built, what it cost in LM requests, and a link to
+    every output file."""
     lm = summary["lm_requests"]
+    run_dir = Path(summary["run_dir"])
     markdown = "\n".join([
         f"## Build `{summary['version']}`: {summary['items']} items",
         "",
-        f"- release parquet: `{summary['release']}`",
-        f"- Hub-layout folder: `{summary['hub_folder']}`",
-        f"- evaluation report: `{summary['report']}`",
+        f"- release parquet: [{summary['release']}]({Path(summary['release']).resolve().as_uri()})",
+        f"- Hub-layout folder: [{summary['hub_folder']}]({Path(summary['hub_folder']).resolve().as_uri()})",
+        f"- evaluation report: [{summary['report']}]({Path(summary['report']).resolve().as_uri()})",
         f"- LM requests this run: {lm['sent']} sent, {lm['cache_hits']} from cache, {lm['failed']} failed",
         f"- stages reused from cache: {', '.join(summary['cached_stages']) or 'none'}",
         "",
         results_table(reports),
         "",
-        "```json",
-        json.dumps(summary["stages"], indent=1),
-        "```",
+        "### Stage counts",
+        "",
+        "| stage | " + " | ".join(COUNT_COLUMNS) + " |",
+        "|---|" + "---:|" * len(COUNT_COLUMNS),
+        *[f"| {stage} | " + " | ".join(str(counts.get(c, "")) for c in COUNT_COLUMNS) + " |"
+          for stage, counts in summary["stages"].items()],
+        "",
+        f"### Output files (under `{run_dir}`)",
+        "",
+        *output_links(run_dir),
     ])  # fmt: skip
     create_markdown_artifact(key=artifact_key(summary["version"], "summary"), markdown=markdown,
                              description="build summary")  # fmt: skip
+
+
+COUNT_COLUMNS = ("in", "kept", "dropped", "failed", "items", "lm_sent", "lm_cache_hits", "lm_failed")

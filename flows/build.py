@@ -24,6 +24,7 @@ from pipeline.io import StageOutput, file_fingerprint, output_intact, tree_finge
 from pipeline.sources import resolve
 from flows.artifacts import (
     ProgressReporter,
+    publish_card_artifact,
     publish_label_artifacts,
     publish_stage_artifacts,
     publish_summary,
@@ -100,9 +101,11 @@ def evaluate_task(config_json: str, base_dir: str, code: str, assembled: StageOu
 
 @task(name="publish")
 def publish_task(
-    config_json: str, base_dir: str, code: str, assembled: StageOutput, evaluated: StageOutput
+    config_json: str, base_dir: str, code: str, previous: str, assembled: StageOutput, evaluated: StageOutput
 ) -> StageOutput:
-    return stages.run_publish(_context(config_json, base_dir), assembled, evaluated)
+    out = stages.run_publish(_context(config_json, base_dir), assembled, evaluated)
+    publish_card_artifact(out)
+    return out
 
 
 def _hashes(base_dir: Path, locations: dict[str, DataLocation]) -> dict[str, str]:
@@ -117,6 +120,19 @@ def _hashes(base_dir: Path, locations: dict[str, DataLocation]) -> dict[str, str
         path = resolve(loc.path, base_dir)
         hashes[name] = file_fingerprint(path) if path.is_file() else "missing"
     return hashes
+
+
+def _previous_release_hash(root: Path, cfg: BuildConfig) -> str:
+    """Cache input of the publish stage: the card compares the release with the previous version."""
+    spec = cfg.publish.previous_version
+    if not spec:
+        return "none"
+    for candidate in (root / cfg.output_dir / spec / "hub", resolve(spec, root)):
+        if candidate.is_dir():
+            return tree_fingerprint(candidate, "**/*")
+        if candidate.is_file():
+            return file_fingerprint(candidate)
+    return spec  # a Hub dataset id (pin a revision with @TAG for an exact card)
 
 
 class StageCaller:
@@ -188,7 +204,7 @@ def build(config_path: str, version: str | None = None, base_dir: str = ".") -> 
             f"release {cfg.version} failed validation, not published: " + "; ".join(failures(validation))
             + f" (report: {evaluated.path})"
         )
-    published = stage(publish_task, assembled, evaluated)
+    published = stage(publish_task, _previous_release_hash(root, cfg), assembled, evaluated)
 
     lm = stage.lm_requests()
     logger.info(

@@ -306,6 +306,11 @@ class ValidationConfig(Strict):
 class PublishConfig(Strict):
     license: str = "odc-by"
     pretty_name: str | None = None
+    # The Hub dataset the release goes to (`rb publish --repo` may name another): usage on the card.
+    repo: str | None = None
+    # The release this version refreshes, for the card's "what changed": a version name under
+    # output_dir, a release folder or parquet file, or a Hub dataset id (`ORG/NAME`).
+    previous_version: str | None = None
 
 
 class BuildConfig(Strict):

@@ -1,102 +1,85 @@
-"""Publish locally: a Hub-layout folder (README.md with card YAML + data/*.parquet).
+"""Publish locally: the release as a Hub-layout folder, ready to commit to a dataset repo.
 
-`datasets.load_dataset(folder)` reads it as the `test` split; pushing it to the Hub is a later step.
+The folder is README.md (the card, with `configs` in its YAML) plus one parquet file per subset
+under data/<config>/; `datasets.load_dataset(folder)` reads the default config (every subset) and
+`load_dataset(folder, "math")` one subset. Pushing it is `pipeline.hub`.
 """
 
 from __future__ import annotations
 
 import shutil
-from collections import Counter
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
-from huggingface_hub import DatasetCard, DatasetCardData
+from pipeline.card import card_context, card_metadata, render_card, subset_data_file
+from pipeline.config import BuildConfig
+from pipeline.io import atomic_write_text, write_parquet
+from pipeline.records import RB2_SCHEMA
 
-from pipeline.io import atomic_write_text
-from pipeline.records import STAGE_ORDER
-
-DATA_FILE = "data/test-00000-of-00001.parquet"
-
-
-def _size_category(n: int) -> str:
-    return "n<1K" if n < 1000 else "1K<n<10K" if n < 10_000 else "10K<n<100K"
+Row = dict[str, Any]
 
 
-def funnel_table(decisions: Iterable[dict[str, Any]]) -> str:
-    counts = Counter((d["stage"], d["decision"], d["reason"]) for d in decisions)
-    order = {stage: i for i, stage in enumerate(STAGE_ORDER)}
-    rows = sorted(counts.items(), key=lambda kv: (order.get(kv[0][0], len(order)), kv[0]))
-    lines = ["| stage | decision | reason | count |", "|---|---|---|---:|"]
-    lines += [f"| {s} | {d} | {r} | {n} |" for (s, d, r), n in rows]
-    return "\n".join(lines)
+def split_by_subset(rows: list[Row]) -> dict[str, list[Row]]:
+    """Subsets in order of first appearance (the release is sorted by subset, so concatenating the
+    files in this order gives the release back row for row)."""
+    parts: dict[str, list[Row]] = {}
+    for row in rows:
+        parts.setdefault(row["subset"], []).append(row)
+    return parts
 
 
-def results_table(reports: list[dict[str, Any]]) -> str:
-    subsets = sorted({s for r in reports for s in r["subsets"]})
-    lines = ["| scorer | " + " | ".join(subsets) + " | average |", "|---" * (len(subsets) + 2) + "|"]
-    for r in reports:
-        cells = [f"{100 * r['subsets'][s]:.1f}" if s in r["subsets"] else "-" for s in subsets]
-        lines.append(f"| {r['scorer']} | " + " | ".join(cells) + f" | {100 * r['average']:.1f} |")
-    return "\n".join(lines)
+def write_data_files(folder: Path, rows: list[Row]) -> dict[str, int]:
+    """One parquet file per subset in the exact RB2 schema; returns each file's size in bytes."""
+    sizes = {}
+    for subset, part in split_by_subset(rows).items():
+        path = folder / subset_data_file(subset)
+        write_parquet(part, path, RB2_SCHEMA)
+        sizes[subset_data_file(subset)] = path.stat().st_size
+    return sizes
 
 
-def render_card(
-    version: str,
-    license_id: str,
-    rows: list[dict[str, Any]],
-    decisions: list[dict[str, Any]],
-    reports: list[dict[str, Any]],
-    models: list[str],
-    eval_sets: list[str],
-    checks: str = "",
-) -> str:
-    data = DatasetCardData(
-        license=license_id,
-        language=["en"],
-        task_categories=["text-classification"],
-        size_categories=[_size_category(len(rows))],
-        pretty_name=f"Reward benchmark {version}",
-        configs=[{"config_name": "default", "data_files": [{"split": "test", "path": DATA_FILE}]}],
-    )
-    per_subset = Counter(r["subset"] for r in rows)
-    subset_lines = "\n".join(f"- {s}: {n} items" for s, n in sorted(per_subset.items()))
-    body = f"""
-# Reward benchmark, version `{version}`
-
-A RewardBench 2 style best-of-4 benchmark: each row has one correct (`chosen`) and several incorrect
-(`rejected`) completions for a prompt; a reward model scores well when it rates the chosen highest.
-
-## Subsets
-
-{subset_lines}
-
-## Models used
-
-{", ".join(models)}
-
-## Decontaminated against
-
-{", ".join(eval_sets) or "(none)"}
-
-## Construction funnel (from the decision log)
-
-{funnel_table(decisions)}
-
-## Validation checks
-
-{checks or "(not run)"}
-
-## Accuracy of baselines and scorers (%)
-
-{results_table(reports)}
-"""
-    return DatasetCard(f"---\n{data.to_yaml()}\n---\n{body}").content
+def swap_in(staging: Path, folder: Path) -> None:
+    """Replace `folder` by the fully written `staging` folder: a reader never sees a folder with
+    part of one version's files and part of another's (stale subset files included)."""
+    old = folder.with_name(f".{folder.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if folder.exists():
+        folder.rename(old)
+    staging.rename(folder)
+    shutil.rmtree(old, ignore_errors=True)
 
 
-def write_hub_folder(folder: Path, test_parquet: Path, card: str) -> Path:
-    (folder / "data").mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{Path(DATA_FILE).name}.tmp"
-    shutil.copyfile(test_parquet, tmp)
-    tmp.replace(folder / DATA_FILE)
+def staging_folder(folder: Path) -> Path:
+    staging = folder.with_name(f".{folder.name}.staging")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    return staging
+
+
+def write_card(folder: Path, card: str) -> None:
     atomic_write_text(folder / "README.md", card)
-    return folder
+
+
+def write_release(
+    folder: Path, cfg: BuildConfig, rows: list[Row], decisions: list[Row], report: dict[str, Any],
+    previous: list[Row] | None = None,
+) -> dict[str, Any]:
+    """Write the Hub-layout folder (data files, then the card that describes them) and return the
+    card's context. The folder is swapped in whole."""
+    context = card_context(cfg, rows, decisions, report, previous)
+    staging = staging_folder(folder)
+    sizes = write_data_files(staging, rows)
+    write_card(staging, render_card(context, card_metadata(cfg, rows, sizes)))
+    swap_in(staging, folder)
+    return context
+
+
+def load_previous(spec: str, output_dir: Path) -> list[Row]:
+    """The release a new version is compared with: a version name under the output directory, a
+    folder or parquet file, or a Hub dataset id with an optional `@revision` (e.g. a version tag)."""
+    from pipeline.evaluate.dataset import load_release
+
+    local = output_dir / spec / "hub"
+    if "/" not in spec and local.is_dir():
+        return load_release(str(local))
+    return load_release(spec)

@@ -21,7 +21,7 @@ from pipeline.embed import Embedder, EmbeddingCache
 from pipeline.evaluate.report import accuracy_report
 from pipeline.evaluate.run import baseline_reports
 from pipeline.evaluate.scorers import ratings_judge
-from pipeline.evaluate.validate import ReleaseValidationError, checks_table, failures, validate_release
+from pipeline.evaluate.validate import ReleaseValidationError, failures, validate_release
 from pipeline.generate import Progress
 from pipeline.io import (
     DecisionLog,
@@ -34,7 +34,7 @@ from pipeline.io import (
 )
 from pipeline.label import run as label_mod
 from pipeline.lm import ModelPool
-from pipeline.publish import render_card, write_hub_folder
+from pipeline.publish import load_previous, write_release
 from pipeline.records import LABEL_SCHEMA, QUARANTINE_SCHEMA, RB2_SCHEMA, TRANSFORM_SCHEMA, Completion, Label, Prompt
 
 
@@ -188,18 +188,18 @@ def run_evaluate(ctx: RunContext, assembled: StageOutput) -> StageOutput:
 
 
 def run_publish(ctx: RunContext, assembled: StageOutput, evaluated: StageOutput) -> StageOutput:
-    """The Hub-layout folder (card + data) for this version, under the run directory."""
+    """The Hub-layout folder (card + one parquet file per subset) for this version, and the card's
+    context (publish/card.json) so that `rb publish` can render it again for another repo id."""
     rows = read_rows(assembled.path)
     report = json.loads(Path(evaluated.path).read_text())
     failed = failures(report["validation"])
     if failed:
         raise ReleaseValidationError(f"release {ctx.cfg.version} failed validation: " + "; ".join(failed))
-    reports = report["reports"]
     decisions = list(read_decision_log(ctx.run_dir))
-    models = sorted({m for r in rows for m in r["models"]})
-    eval_sets = [e.name for e in ctx.cfg.decontamination.eval_sets]
-    card = render_card(ctx.cfg.version, ctx.cfg.publish.license, rows, decisions, reports, models, eval_sets,
-                       checks_table(report["validation"]))  # fmt: skip
-    folder = write_hub_folder(ctx.run_dir / "hub", Path(assembled.path), card)
+    spec = ctx.cfg.publish.previous_version
+    previous = load_previous(spec, ctx.base_dir / ctx.cfg.output_dir) if spec else None
+    folder = ctx.run_dir / "hub"
+    context = write_release(folder, ctx.cfg, rows, decisions, report, previous)
+    atomic_write_text(ctx.stage_dir("publish") / "card.json", json.dumps(context, indent=1))
     readme = folder / "README.md"
     return StageOutput("publish", str(folder), file_fingerprint(readme), {"items": len(rows)})

@@ -116,18 +116,24 @@ def test_build_then_rerun(prefect_harness: None, tiny_config: Path) -> None:
     assert scorers == ["random (expected)", "always longest", "always shortest", "smollm2-ratings-judge"]
 
     # The audit trail is in Prefect: a funnel per stage, the drops with evidence, a run summary.
-    keys = ["tiny-ingest-funnel", "tiny-decontaminate-funnel", "tiny-decontaminate-drops", "tiny-assemble-funnel",
-            "tiny-summary", "tiny-labeling-report", "tiny-labels-math", "tiny-labels-factuality", "tiny-labels-safety"]
+    keys = ["tiny-ingest-funnel", "tiny-decontaminate-funnel", "tiny-decontaminate-decisions", "tiny-assemble-funnel",
+            "tiny-assemble-decisions", "tiny-summary", "tiny-labeling-report", "tiny-labels-math",
+            "tiny-labels-factuality", "tiny-labels-safety", "tiny-dataset-card"]  # fmt: skip
     artifacts = latest_artifacts(keys)
     assert set(artifacts) == set(keys)
-    table = artifacts["tiny-decontaminate-drops"]["data"]
-    (drop,) = json.loads(table) if isinstance(table, str) else table
+    table = artifacts["tiny-decontaminate-decisions"]["data"]
+    table = json.loads(table) if isinstance(table, str) else table
+    (drop,) = [row for row in table if row["decision"] == "dropped"]
+    assert {row["reason"] for row in table} == {"passed", "contaminated:gsm8k"}  # every reason sampled
     assert drop["reason"] == "contaminated:gsm8k" and drop["eval_item_id"] == "gsm8k-test-0"
     assert drop["signal"] == "exact" and drop["cosine"] > 0.99 and "ducks" in drop["prompt"]
     funnel = artifacts["tiny-decontaminate-funnel"]["data"]
     for step in ("| read | 14 |", "| quarantined (bad rows) | 1 |", "| contaminated: gsm8k | 1 |", "| **kept** | **12** |"):
         assert step in funnel
-    assert "LM requests this run" in str(artifacts["tiny-summary"]["data"])
+    summary_md = str(artifacts["tiny-summary"]["data"])
+    assert "LM requests this run" in summary_md
+    assert "[generate/completions.parquet](file://" in summary_md and "[hub/README.md](file://" in summary_md
+    assert "## Construction funnel" in artifacts["tiny-dataset-card"]["data"]
     assert "### Labeling report" in artifacts["tiny-labeling-report"]["data"]
     fact = artifacts["tiny-labels-factuality"]["data"]
     fact_rows = json.loads(fact) if isinstance(fact, str) else fact

@@ -21,7 +21,7 @@ class DatasetError(ValueError):
 
 def load_release(spec: str, split: str = "test") -> list[Row]:
     """Rows of a release. `spec` is a .parquet file, a folder (Hub layout or parquet files), or a
-    Hub dataset id such as `allenai/reward-bench-2` (read with `datasets`)."""
+    Hub dataset id such as `allenai/reward-bench-2`, optionally `@REVISION` (read with `datasets`)."""
     path = Path(spec)
     if path.is_file() and path.suffix == ".parquet":
         rows = pq.read_table(path).to_pylist()
@@ -35,7 +35,8 @@ def load_release(spec: str, split: str = "test") -> list[Row]:
                 with tempfile.TemporaryDirectory(prefix="rb-datasets-") as cache_dir:
                     rows = list(datasets.load_dataset(str(spec), split=split, cache_dir=cache_dir))
             else:
-                rows = list(datasets.load_dataset(str(spec), split=split))
+                repo, _, revision = spec.partition("@")  # `ORG/NAME@v1`: a version tag or commit
+                rows = list(datasets.load_dataset(repo, split=split, revision=revision or None))
         except Exception as exc:  # datasets raises many types; the user needs the spec and the cause
             raise DatasetError(f"{spec}: cannot load split {split!r}: {type(exc).__name__}: {exc}") from None
     else:

@@ -73,3 +73,13 @@ def random_baseline(rows: Sequence[Row]) -> dict[str, Any]:
             draws.append(ties_score(parts["ref"], parts["tied"])["score"])
         per_subset[TIES] = mean(draws)
     return {"scorer": "random (expected)", "subsets": per_subset, "average": final_score(per_subset), "rows": []}
+
+
+def results_table(reports: list[dict[str, Any]]) -> str:
+    """Accuracy (%) per scorer and subset, as a markdown table (CLI, UI and dataset card)."""
+    subsets = sorted({s for r in reports for s in r["subsets"]})
+    lines = ["| scorer | " + " | ".join(subsets) + " | average |", "|---" * (len(subsets) + 2) + "|"]
+    for r in reports:
+        cells = [f"{100 * r['subsets'][s]:.1f}" if s in r["subsets"] else "-" for s in subsets]
+        lines.append(f"| {r['scorer']} | " + " | ".join(cells) + f" | {100 * r['average']:.1f} |")
+    return "\n".join(lines)
