@@ -27,6 +27,7 @@ def build(
     """Run the whole build flow for one benchmark version."""
     from pipeline.config import ConfigError, load_config
     from pipeline.embed import EmbeddingError
+    from pipeline.evaluate.dataset import DatasetError
     from pipeline.evaluate.validate import ReleaseValidationError
     from pipeline.lm import LMError
     from pipeline.sources import SourceError
@@ -44,7 +45,7 @@ def build(
 
     try:
         summary = build_flow(config_path=str(config), version=version)
-    except (LMError, SourceError, EmbeddingError, ReleaseValidationError) as exc:
+    except (LMError, SourceError, EmbeddingError, ReleaseValidationError, DatasetError) as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(1) from None
     lm = summary["lm_requests"]
@@ -53,6 +54,43 @@ def build(
     typer.echo(f"  Hub-layout folder:    {summary['hub_folder']}")
     typer.echo(f"  evaluation report:    {summary['report']}")
     typer.echo(f"  LM requests: {lm['sent']} sent, {lm['cache_hits']} from cache, {lm['failed']} failed")
+
+
+@app.command()
+def publish(
+    version: str = typer.Option(..., "--version", help="The built version to publish (outputs/VERSION/hub)."),
+    repo: str = typer.Option(..., "--repo", help="Hub dataset repo, ORG/NAME (created if missing)."),
+    private: bool = typer.Option(False, "--private", help="Create the repo private (an existing repo keeps its visibility)."),
+    create_pr: bool = typer.Option(False, "--create-pr", help="Open a pull request instead of committing to main."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be uploaded, deleted and tagged; change nothing."),
+    output_dir: Path = typer.Option(Path("outputs"), help="Where `rb build` wrote the version."),
+    endpoint: Optional[str] = typer.Option(None, help="Hub endpoint (default: HF_ENDPOINT or huggingface.co)."),
+    secret_block: str = typer.Option("hf-token", help="Prefect Secret block with the token, used when HF_TOKEN is unset."),
+) -> None:
+    """Upload a built release to the Hub as one commit and tag it with the version. Publishing a
+    version again changes nothing; a version already published with other files is refused."""
+    from pipeline.hub import PublishError
+
+    _quiet_prefect()
+    from flows.publish import publish_release
+
+    try:
+        result = publish_release(version=version, repo=repo, output_dir=str(output_dir), private=private,
+                                 create_pr=create_pr, dry_run=dry_run, endpoint=endpoint, secret_block=secret_block)  # fmt: skip
+    except PublishError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from None
+    verbs = {"published": "published", "unchanged": "already published, nothing changed",
+             "pull-request": "pull request opened", "dry-run": "dry run, nothing changed"}  # fmt: skip
+    typer.echo(f"{repo} {version}: {verbs[result['action']]}")
+    typer.echo(f"  uploaded: {', '.join(result['uploaded']) or 'nothing'}")
+    typer.echo(f"  deleted:  {', '.join(result['deleted']) or 'nothing'}")
+    if result["commit"]:
+        typer.echo(f"  commit:   {result['commit']}")
+    if result["tag"]:
+        typer.echo(f"  tag:      {result['url']}/tree/{result['tag']}")
+    if result["pr_url"]:
+        typer.echo(f"  pull request: {result['pr_url']}")
 
 
 @app.command()
@@ -77,7 +115,7 @@ def evaluate(
     from pipeline.evaluate.run import baseline_reports, run_scorer_spec
     from pipeline.io import atomic_write_text
     from pipeline.lm import LMError
-    from pipeline.publish import results_table
+    from pipeline.evaluate.report import results_table
 
     if (scorer is None) == (scores is None):
         typer.secho("error: give exactly one of --scorer and --scores", fg="red", err=True)
