@@ -147,12 +147,19 @@ class HubPublisher:
         operations: list[Any] = [CommitOperationAdd(path_in_repo=p, path_or_fileobj=files[p]) for p in sorted(files)]
         operations += [CommitOperationDelete(path_in_repo=p) for p in stale]
         self.log(f"committing {len(changed)} changed files and {len(stale)} deletions to {self.repo} as {user}")
-        commit = self._call(
-            "committing (if the branch moved meanwhile, nothing was committed: run again)",
-            self.api.create_commit, self.repo, operations=operations, commit_message=f"Release {version}",
-            commit_description=f"Benchmark release `{version}`: {len(files)} files.", parent_commit=head,
-            create_pr=create_pr,
-        )  # fmt: skip
+        try:
+            commit = self.api.create_commit(
+                self.repo, operations=operations, commit_message=f"Release {version}", repo_type="dataset",
+                commit_description=f"Benchmark release `{version}`: {len(files)} files.", parent_commit=head,
+                create_pr=create_pr,
+            )  # fmt: skip
+        except HfHubHTTPError as exc:
+            if exc.response is not None and exc.response.status_code == 412:
+                raise PublishError(f"{self.repo}: {BRANCH} moved while publishing (someone committed meanwhile); "
+                                   "nothing was committed: run publish again") from None  # fmt: skip
+            raise self.redact.error(f"{self.repo}: committing", exc) from None
+        except (OSError, ValueError) as exc:
+            raise self.redact.error(f"{self.repo}: committing", exc) from None
         if create_pr:
             self.log(f"opened {commit.pr_url}; after it is merged, run publish again to tag {version}")
             return PublishResult(self.repo, version, "pull-request", commit.oid, None, commit.pr_url, changed, stale, url)
