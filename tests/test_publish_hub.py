@@ -163,3 +163,33 @@ def test_rb_publish_renders_the_card_for_the_repo_and_is_idempotent(hub: HubServ
     published = hub.files(REPO, rev="v1")["README.md"].decode()
     assert f'load_dataset("{REPO}", split="test")' in published and "path/to/this/folder" not in published
     assert (outputs / "v1" / "hub" / "README.md").read_text() == built_card  # the build's output is untouched
+
+
+@pytest.mark.slow
+def test_publish_flow_takes_the_token_from_a_secret_block(
+    prefect_harness: None, hub: HubServer, tmp_path: Path, cfg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No HF_TOKEN: the flow reads a Prefect Secret block; the token is in no parameter or artifact."""
+    import httpx
+    from prefect.blocks.system import Secret
+    from prefect.settings import PREFECT_API_URL
+
+    from flows.publish import publish_release
+    from tests.test_build_flow import latest_artifacts
+
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    outputs = tmp_path / "outputs"
+    build_release(outputs / "v7" / "hub", cfg, release_rows())
+    with pytest.raises(PublishError, match="no Hub token: set HF_TOKEN, or store one in a Prefect Secret block"):
+        publish_release(version="v7", repo=REPO, output_dir=str(outputs), endpoint=hub.url, secret_block="rb-absent")
+    Secret(value=TOKEN).save("rb-test-hf-token", overwrite=True)
+    result = publish_release(version="v7", repo=REPO, output_dir=str(outputs), endpoint=hub.url,
+                             secret_block="rb-test-hf-token")  # fmt: skip
+    assert result["action"] == "published" and hub.tags(REPO) == {"v7": result["commit"]}
+
+    markdown = latest_artifacts(["v7-hub-release"])["v7-hub-release"]["data"]
+    assert result["commit"] in markdown and TOKEN not in markdown
+    runs = httpx.post(f"{PREFECT_API_URL.value()}/flow_runs/filter", json={"limit": 50, "offset": 0,
+                      "sort": "START_TIME_DESC", "flow_runs": {"name": {"like_": ""}}}, timeout=30)  # fmt: skip
+    runs.raise_for_status()
+    assert runs.json() and TOKEN not in json.dumps([r["parameters"] for r in runs.json()])
