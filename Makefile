@@ -14,7 +14,7 @@ LLAMA_WHEEL_STAMP := $(LLAMA_WHEEL_DIR)/.llama-cpp-python-$(LLAMA_VERSION)
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install vllm-env models demo test test-main test-vllm bench bench-decontam calibrate clean
+.PHONY: install vllm-env models chromium demo test test-main test-vllm bench bench-decontam calibrate clean
 
 $(LLAMA_WHEEL_STAMP):
 	mkdir -p $(LLAMA_WHEEL_DIR)
@@ -52,9 +52,16 @@ models: install
 
 demo: models
 	$(VENV)/bin/rb build --config configs/demo.yaml
-	@echo "Output: outputs/demo/ (release: outputs/demo/assemble/test.parquet, Hub folder: outputs/demo/hub/)"
+	@echo "Output: outputs/demo/ (release: outputs/demo/assemble/test.parquet; Hub-layout release with its dataset card: outputs/demo/hub/, pushed by rb publish --version demo --repo ORG/NAME)"
 
-test-main: install
+# Headless Chromium renders the Prefect UI in tests/test_prefect_ui.py (Debian's package; CI runs as root).
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; \
+	fi
+
+test-main: models chromium
 	$(VENV)/bin/python -m pytest tests
 
 # One pytest process per file: a vLLM engine does not hand its memory back within a process, and

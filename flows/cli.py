@@ -9,6 +9,8 @@ from typing import Optional
 
 import typer
 
+from flows.ui import report_to_running_ui, run_ui
+
 app = typer.Typer(add_completion=False, help="Build, validate and publish reward-model benchmarks.")
 models_app = typer.Typer(help="Local models shipped in PyPI packages.")
 app.add_typer(models_app, name="models")
@@ -40,6 +42,7 @@ def build(
     except ConfigError as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(2) from None
+    report_to_running_ui(typer.echo)  # `rb ui` running here: the build shows up in its UI
     _quiet_prefect()
     from flows.build import build as build_flow
 
@@ -71,8 +74,9 @@ def publish(
     version again changes nothing; a version already published with other files is refused."""
     from pipeline.hub import PublishError
 
+    report_to_running_ui(typer.echo)
     _quiet_prefect()
-    from flows.publish import publish_release
+    from flows.publish import publish_release, release_lines
 
     try:
         result = publish_release(version=version, repo=repo, output_dir=str(output_dir), private=private,
@@ -80,17 +84,21 @@ def publish(
     except PublishError as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(1) from None
-    verbs = {"published": "published", "unchanged": "already published, nothing changed",
-             "pull-request": "pull request opened", "dry-run": "dry run, nothing changed"}  # fmt: skip
-    typer.echo(f"{repo} {version}: {verbs[result['action']]}")
-    typer.echo(f"  uploaded: {', '.join(result['uploaded']) or 'nothing'}")
-    typer.echo(f"  deleted:  {', '.join(result['deleted']) or 'nothing'}")
-    if result["commit"]:
-        typer.echo(f"  commit:   {result['commit']}")
-    if result["tag"]:
-        typer.echo(f"  tag:      {result['url']}/tree/{result['tag']}")
-    if result["pr_url"]:
-        typer.echo(f"  pull request: {result['pr_url']}")
+    first, *rest = release_lines(result)
+    typer.echo("\n".join([first] + [f"  {line}" for line in rest]))
+
+
+@app.command()
+def ui(
+    port: int = typer.Option(4200, help="Port of the Prefect server."),
+    host: str = typer.Option("127.0.0.1", help="Address the server listens on."),
+    home: Path = typer.Option(Path("outputs/.prefect-home"), help="Its PREFECT_HOME: SQLite database, log."),
+    serve: bool = typer.Option(True, "--serve/--no-serve", help="Serve the build flow: the UI's Run starts builds."),
+    config: Path = typer.Option(Path("configs/demo.yaml"), "--config", "-c", help="Default config of UI-started builds."),
+) -> None:
+    """Start a local Prefect server with its UI, where every `rb build` run here reports, and serve
+    the build flow on it until Ctrl-C."""
+    raise typer.Exit(run_ui(host, port, home, str(config) if serve else None, typer.echo))
 
 
 @app.command()

@@ -51,17 +51,27 @@ def card_for_repo(run_dir: Path, repo: str) -> bytes | None:
     return render_card(context, built.data, repo).encode()
 
 
-def release_markdown(result: dict[str, Any]) -> str:
-    lines = [f"## Hub release `{result['version']}` of `{result['repo']}`: {result['action']}", ""]
+ACTIONS = {"published": "published", "unchanged": "already published, nothing changed",
+           "pull-request": "pull request opened", "dry-run": "dry run, nothing changed"}  # fmt: skip
+
+
+def release_lines(result: dict[str, Any]) -> list[str]:
+    """What a publish did, one fact a line (the CLI prints them; the artifact lists them)."""
+    lines = [f"{result['repo']} {result['version']}: {ACTIONS[result['action']]}",
+             f"uploaded: {', '.join(result['uploaded']) or 'nothing'}",
+             f"deleted: {', '.join(result['deleted']) or 'nothing'}"]  # fmt: skip
     if result["commit"]:
-        lines.append(f"- commit: `{result['commit']}`")
+        lines.append(f"commit: {result['commit']}")
     if result["tag"]:
-        lines.append(f"- tag: [{result['tag']}]({result['url']}/tree/{result['tag']})")
+        lines.append(f"tag: {result['url']}/tree/{result['tag']}")
     if result["pr_url"]:
-        lines.append(f"- pull request: {result['pr_url']} (tag it by publishing again after the merge)")
-    lines.append(f"- files uploaded: {', '.join(result['uploaded']) or 'none'}")
-    lines.append(f"- files deleted: {', '.join(result['deleted']) or 'none'}")
-    return "\n".join(lines)
+        lines.append(f"pull request: {result['pr_url']} (publish again after the merge to tag it)")
+    return lines
+
+
+def release_markdown(result: dict[str, Any]) -> str:
+    first, *rest = release_lines(result)
+    return "\n".join([f"## Hub release: {first}", ""] + [f"- {line}" for line in rest])
 
 
 @flow(name="publish-release")
