@@ -9,7 +9,7 @@ import time
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from pipeline.lm.local import free_port
 
@@ -44,3 +44,19 @@ def katan(*flags: str, model: str = "katan-echo", tmp_path: Path | None = None) 
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def prefect_artifacts(api_url: str, artifact_filter: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The latest artifact per key, read over the Prefect REST API as the UI does. (The 3.8.8
+    Python client's artifact filter sends explicit nulls that this server version rejects with 422,
+    so the body is spelled out.)"""
+    import httpx
+
+    body = {"artifacts": artifact_filter, "limit": 200, "offset": 0, "sort": "UPDATED_DESC"}
+    response = httpx.post(f"{api_url}/artifacts/filter", json=body, timeout=30)
+    response.raise_for_status()
+    latest: dict[str, dict[str, Any]] = {}
+    for artifact in response.json():
+        if artifact["key"]:
+            latest.setdefault(artifact["key"], artifact)
+    return latest

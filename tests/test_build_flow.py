@@ -12,6 +12,7 @@ import yaml
 
 from pipeline.io import read_decision_log
 from pipeline.records import RB2_SCHEMA
+from tests.servers import prefect_artifacts
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGES = ["ingest", "decontaminate", "route", "generate", "label", "assemble", "evaluate", "publish"]
@@ -30,18 +31,9 @@ def engine_processes(aliases: tuple[str, ...]) -> list[int]:
 
 
 def latest_artifacts(keys: list[str]) -> dict[str, dict]:
-    """Read artifacts over the Prefect REST API, as the UI does. (The 3.8.8 Python client sends
-    explicit nulls that this server version rejects with 422, so the body is spelled out.)"""
-    import httpx
     from prefect.settings import PREFECT_API_URL
 
-    body = {"artifacts": {"key": {"any_": keys}}, "limit": 200, "offset": 0, "sort": "UPDATED_DESC"}
-    response = httpx.post(f"{PREFECT_API_URL.value()}/artifacts/filter", json=body, timeout=30)
-    response.raise_for_status()
-    latest: dict[str, dict] = {}
-    for artifact in response.json():
-        latest.setdefault(artifact["key"], artifact)
-    return latest
+    return prefect_artifacts(str(PREFECT_API_URL.value()), {"key": {"any_": keys}})
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ from flows import processes
 from pipeline.io import read_decision_log
 from pipeline.lm.local import free_port
 from tests.chromium import render, table_rows, visible_text
-from tests.servers import wait_http
+from tests.servers import prefect_artifacts, wait_http
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = Path(os.environ.get("RB_TEST_OUTPUT") or ROOT / "outputs" / "test-output")
@@ -77,19 +77,8 @@ class UI:
         return self.post("/flow_runs/filter", body)
 
     def artifacts(self, flow_run_id: str) -> dict[str, dict[str, Any]]:
-        """The run's artifacts by key. The body is spelled out in full: the 3.8.8 Python client
-        sends explicit nulls that this server rejects with 422."""
-        body = {
-            "artifacts": {"flow_run_id": {"any_": [flow_run_id]}},
-            "limit": 200,
-            "offset": 0,
-            "sort": "UPDATED_DESC",
-        }
-        latest: dict[str, dict[str, Any]] = {}
-        for artifact in self.post("/artifacts/filter", body):
-            if artifact["key"]:
-                latest.setdefault(artifact["key"], artifact)
-        return latest
+        """The run's artifacts by key (latest first)."""
+        return prefect_artifacts(self.api, {"flow_run_id": {"any_": [flow_run_id]}})
 
 
 @pytest.fixture(scope="module")
