@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
+from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, constants
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
 BRANCH = "main"
@@ -88,6 +88,8 @@ class HubPublisher:
     def __init__(self, repo: str, token: str, endpoint: str | None = None, log: Callable[[str], None] = print):
         if not token:
             raise PublishError("no Hub token: set HF_TOKEN or store one in a Prefect Secret block")
+        if constants.HF_HUB_OFFLINE:  # read once by huggingface_hub at import
+            raise PublishError("HF_HUB_OFFLINE is set (the Makefile sets it for builds and tests): unset it to publish")
         self.repo = repo
         self.api = HfApi(endpoint=endpoint, token=token)
         self.redact = Redactor(token)

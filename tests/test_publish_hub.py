@@ -136,6 +136,10 @@ def test_the_token_never_appears_in_messages(hub: HubServer, tmp_path: Path, cfg
     assert "not accepted" in str(failure.value) and wrong not in str(failure.value)
     with pytest.raises(PublishError, match="no Hub token"):
         HubPublisher(REPO, "", hub.url)
+    with pytest.MonkeyPatch.context() as offline:
+        offline.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
+        with pytest.raises(PublishError, match="HF_HUB_OFFLINE is set"):
+            HubPublisher(REPO, TOKEN, hub.url)
     log: list[str] = []
     publisher(hub, log).publish("v1", release_files(release(tmp_path, cfg, "v1")))
     assert log and not any(TOKEN in line for line in log)
