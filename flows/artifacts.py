@@ -50,8 +50,7 @@ def decision_rows(decisions: list[dict[str, Any]]) -> list[dict[str, Any]]:
             continue
         taken[group] += 1
         evidence = json.loads(d["evidence"] or "{}")
-        rows.append({"decision": d["decision"], "reason": d["reason"], "item_id": d["item_id"],
-                     **{k: _cell(v) for k, v in evidence.items()}})  # fmt: skip
+        rows.append({"decision": d["decision"], "reason": d["reason"], "item_id": d["item_id"], **evidence})
     columns = list(dict.fromkeys(k for row in rows for k in row))  # one column set for the UI table
     return [{k: _cell(row.get(k)) for k in columns} for row in rows]
 

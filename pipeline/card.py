@@ -16,6 +16,7 @@ from datasets.info import DatasetInfosDict
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from pipeline.config import SUBSET_NAMES, BuildConfig
+from pipeline.evaluate.report import results_table
 from pipeline.records import RB2_SCHEMA, STAGE_ORDER
 
 TEMPLATE = Path(__file__).parent / "templates" / "dataset_card.md"
@@ -184,8 +185,7 @@ def card_context(
     previous: list[Row] | None = None,
 ) -> dict[str, Any]:
     """Everything the card says, as JSON-ready values (the YAML header is added when rendering)."""
-    from pipeline.evaluate.validate import checks_table
-    from pipeline.evaluate.report import results_table
+    from pipeline.evaluate.validate import checks_table  # here: validate imports the embedding stack
 
     stages, reasons = stage_funnel(decisions)
     ingest = next((s for s in stages if s["stage"] == "ingest"), {"in": 0})

@@ -56,10 +56,6 @@ def staging_folder(folder: Path) -> Path:
     return staging
 
 
-def write_card(folder: Path, card: str) -> None:
-    atomic_write_text(folder / "README.md", card)
-
-
 def write_release(
     folder: Path, cfg: BuildConfig, rows: list[Row], decisions: list[Row], report: dict[str, Any],
     previous: list[Row] | None = None,
@@ -69,7 +65,7 @@ def write_release(
     context = card_context(cfg, rows, decisions, report, previous)
     staging = staging_folder(folder)
     sizes = write_data_files(staging, rows)
-    write_card(staging, render_card(context, card_metadata(cfg, rows, sizes)))
+    atomic_write_text(staging / "README.md", render_card(context, card_metadata(cfg, rows, sizes)))
     swap_in(staging, folder)
     return context
 
