@@ -21,6 +21,7 @@ from pipeline import stages
 from pipeline.config import BuildConfig, ConfigError, DataLocation, load_config
 from pipeline.evaluate.validate import ReleaseValidationError, failures
 from pipeline.io import StageOutput, file_fingerprint, output_intact, tree_fingerprint
+from pipeline.publish import previous_release_path
 from pipeline.sources import resolve
 from flows.artifacts import (
     ProgressReporter,
@@ -127,12 +128,10 @@ def _previous_release_hash(root: Path, cfg: BuildConfig) -> str:
     spec = cfg.publish.previous_version
     if not spec:
         return "none"
-    for candidate in (root / cfg.output_dir / spec / "hub", resolve(spec, root)):
-        if candidate.is_dir():
-            return tree_fingerprint(candidate, "**/*")
-        if candidate.is_file():
-            return file_fingerprint(candidate)
-    return spec  # a Hub dataset id (pin a revision with @TAG for an exact card)
+    path = previous_release_path(spec, root, cfg.output_dir)
+    if path is None:
+        return spec  # a Hub dataset id (pin a revision with @TAG for an exact card)
+    return tree_fingerprint(path, "**/*") if path.is_dir() else file_fingerprint(path)
 
 
 class StageCaller:

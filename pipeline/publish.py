@@ -15,6 +15,7 @@ from pipeline.card import card_context, card_metadata, render_card, subset_data_
 from pipeline.config import BuildConfig
 from pipeline.io import atomic_write_text, write_parquet
 from pipeline.records import RB2_SCHEMA
+from pipeline.sources import resolve
 
 Row = dict[str, Any]
 
@@ -70,12 +71,19 @@ def write_release(
     return context
 
 
-def load_previous(spec: str, output_dir: Path) -> list[Row]:
-    """The release a new version is compared with: a version name under the output directory, a
-    folder or parquet file, or a Hub dataset id with an optional `@revision` (e.g. a version tag)."""
+def previous_release_path(spec: str, base_dir: Path, output_dir: str) -> Path | None:
+    """Where the previous release named by `spec` lies on disk: a version built under the output
+    directory, or a release folder or parquet file (relative to `base_dir`); None for a Hub id."""
+    for candidate in (base_dir / output_dir / spec / "hub", resolve(spec, base_dir)):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def load_previous(spec: str, base_dir: Path, output_dir: str) -> list[Row]:
+    """The release a new version is compared with: on disk (see previous_release_path), or a Hub
+    dataset id with an optional `@revision` (e.g. a version tag)."""
     from pipeline.evaluate.dataset import load_release
 
-    local = output_dir / spec / "hub"
-    if "/" not in spec and local.is_dir():
-        return load_release(str(local))
-    return load_release(spec)
+    path = previous_release_path(spec, base_dir, output_dir)
+    return load_release(str(path) if path else spec)

@@ -197,7 +197,7 @@ def run_publish(ctx: RunContext, assembled: StageOutput, evaluated: StageOutput)
         raise ReleaseValidationError(f"release {ctx.cfg.version} failed validation: " + "; ".join(failed))
     decisions = list(read_decision_log(ctx.run_dir))
     spec = ctx.cfg.publish.previous_version
-    previous = load_previous(spec, ctx.base_dir / ctx.cfg.output_dir) if spec else None
+    previous = load_previous(spec, ctx.base_dir, ctx.cfg.output_dir) if spec else None
     folder = ctx.run_dir / "hub"
     context = write_release(folder, ctx.cfg, rows, decisions, report, previous)
     atomic_write_text(ctx.stage_dir("publish") / "card.json", json.dumps(context, indent=1))

@@ -121,7 +121,8 @@ def test_what_changed_since_the_previous_version(tmp_path: Path, cfg) -> None:
     old_rows = release_rows(math=3, precise=2)
     build_release(tmp_path / "outputs" / "v1" / "hub", cfg, old_rows)
     new_rows = release_rows(math=4, precise=0)  # one Math item added, Precise IF gone
-    previous = load_previous("v1", tmp_path / "outputs")
+    previous = load_previous("v1", tmp_path, "outputs")
+    assert load_previous("outputs/v1/hub", tmp_path, "outputs") == old_rows  # a folder, relative to the base
     assert previous == old_rows
     refreshed = cfg.model_copy(update={"publish": cfg.publish.model_copy(update={"previous_version": "v1"})})
     folder = tmp_path / "outputs" / "v2" / "hub"
