@@ -12,6 +12,7 @@ import yaml
 
 from pipeline.io import read_decision_log
 from pipeline.records import RB2_SCHEMA
+from tests.configs import isolated_config
 from tests.servers import prefect_artifacts
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,15 +39,7 @@ def latest_artifacts(keys: list[str]) -> dict[str, dict]:
 
 @pytest.fixture(scope="module")
 def tiny_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    tmp = tmp_path_factory.mktemp("build")
-    cfg = yaml.safe_load((ROOT / "tests/data/tiny.yaml").read_text())
-    cfg["output_dir"] = str(tmp / "outputs")
-    cfg["lm_cache"] = str(tmp / "lm-cache.sqlite")
-    cfg["embeddings"] = {"cache_dir": str(tmp / "embed-cache")}
-    cfg["annotations_dir"] = str(tmp / "annotations")
-    path = tmp / "tiny.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    return path
+    return isolated_config(ROOT / "tests/data/tiny.yaml", tmp_path_factory.mktemp("build"))
 
 
 def run_build(config: Path) -> dict:

@@ -26,6 +26,7 @@ from flows import processes
 from pipeline.io import read_decision_log
 from pipeline.lm.local import free_port
 from tests.chromium import render, table_rows, visible_text
+from tests.configs import isolated_config
 from tests.servers import prefect_artifacts, wait_http
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,15 +85,7 @@ class UI:
 @pytest.fixture(scope="module")
 def demo_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """configs/demo.yaml with every output and cache in a temporary folder."""
-    tmp = tmp_path_factory.mktemp("ui-demo")
-    cfg = yaml.safe_load((ROOT / "configs/demo.yaml").read_text())
-    cfg["output_dir"] = str(tmp / "outputs")
-    cfg["lm_cache"] = str(tmp / "lm-cache.sqlite")
-    cfg["annotations_dir"] = str(tmp / "annotations")
-    cfg["embeddings"] = {**cfg.get("embeddings", {}), "cache_dir": str(tmp / "embed-cache")}
-    path = tmp / "demo.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    return path
+    return isolated_config(ROOT / "configs/demo.yaml", tmp_path_factory.mktemp("ui-demo"))
 
 
 @pytest.fixture(scope="module")
