@@ -20,7 +20,7 @@ import pipeline
 from pipeline import stages
 from pipeline.config import BuildConfig, ConfigError, DataLocation, load_config
 from pipeline.evaluate.validate import ReleaseValidationError, failures
-from pipeline.io import StageOutput, file_fingerprint, output_intact, tree_fingerprint
+from pipeline.io import StageOutput, file_fingerprint, output_intact, remove_partial_files, run_lock, tree_fingerprint
 from pipeline.publish import previous_release_path
 from pipeline.sources import resolve
 from flows.artifacts import (
@@ -153,9 +153,8 @@ class StageCaller:
             cache_policy=self.policy, result_storage=self.storage, persist_result=True
         )
         state = configured(*self.common, *upstream, return_state=True)
-        out: StageOutput = state.result()
-        if state.name == "Cached" and not output_intact(out):
-            # The cache remembers a table that is gone or changed on disk: make it again.
+        out = self._cached_output(state)
+        if out is None:
             state = configured.with_options(refresh_cache=True)(*self.common, *upstream, return_state=True)
             out = state.result()
         if state.name == "Cached":
@@ -163,9 +162,33 @@ class StageCaller:
         self.outputs[out.stage] = out
         return out
 
+    @staticmethod
+    def _cached_output(state: Any) -> StageOutput | None:
+        """The stage's output, or None when a cached one must not be reused: its result file is
+        unreadable (a run killed while Prefect wrote it), its table is gone or changed on disk, or
+        some of its LM requests failed for good (a rerun sends just those; the rest are cached)."""
+        try:
+            out: StageOutput = state.result()
+        except Exception:
+            if state.name != "Cached":
+                raise
+            get_run_logger().warning("cached result of a stage is unreadable; running the stage again")
+            return None
+        if state.name != "Cached":
+            return out
+        if not output_intact(out):
+            return None
+        if out.counts.get("lm_failed", 0):
+            get_run_logger().info(
+                "stage %s: %d LM requests failed last time; running it again to retry them",
+                out.stage, out.counts["lm_failed"],
+            )  # fmt: skip
+            return None
+        return out
+
     def lm_requests(self) -> dict[str, int]:
         """LM traffic of this run only: a cached stage sent nothing."""
-        totals = {"sent": 0, "cache_hits": 0, "failed": 0}
+        totals = {"sent": 0, "cache_hits": 0, "retries": 0, "failed": 0}
         for stage, out in self.outputs.items():
             if stage in self.cached:
                 continue
@@ -177,12 +200,19 @@ class StageCaller:
 @flow(name="build-benchmark", log_prints=True)
 def build(config_path: str, version: str | None = None, base_dir: str = ".") -> dict[str, Any]:
     """ingest -> decontaminate -> route -> generate -> label -> assemble -> evaluate -> publish"""
-    logger = get_run_logger()
     root = Path(base_dir).resolve()
     cfg = load_config(config_path, version)
     missing = cfg.missing_prompt_files(root)
     if missing:
         raise ConfigError(f"{config_path}: prompt templates not found under {root / cfg.prompts_dir}: {', '.join(missing)}")
+    with run_lock(root / cfg.output_dir / cfg.version):
+        return _build_stages(cfg, root)
+
+
+def _build_stages(cfg: BuildConfig, root: Path) -> dict[str, Any]:
+    logger = get_run_logger()
+    for path in remove_partial_files(root / cfg.output_dir / cfg.version):
+        logger.warning("removed %s, left half-written by an interrupted run", path)
     stage = StageCaller(cfg, root)
     sources = _hashes(root, {s.name: s for s in cfg.sources})
     eval_sets = _hashes(root, {e.name: e for e in cfg.decontamination.eval_sets})
@@ -207,9 +237,9 @@ def build(config_path: str, version: str | None = None, base_dir: str = ".") -> 
 
     lm = stage.lm_requests()
     logger.info(
-        "LM requests this run: %d sent, %d answered from the response cache, %d failed; "
+        "LM requests this run: %d sent (%d retries), %d answered from the response cache, %d failed; "
         "stages reused from the Prefect cache: %s",
-        lm["sent"], lm["cache_hits"], lm["failed"], ", ".join(stage.cached) or "none",
+        lm["sent"], lm["retries"], lm["cache_hits"], lm["failed"], ", ".join(stage.cached) or "none",
     )  # fmt: skip
     summary = {
         "version": cfg.version,

@@ -5,9 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
+
+if TYPE_CHECKING:
+    from pipeline.lm.retry import RetryPolicy
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 # Config keys of the six subsets and the names the release's `subset` column uses (RB2's).
@@ -37,7 +40,12 @@ class ModelConfig(Strict):
     chat_format: str | None = None  # local: llama.cpp chat format; None = the GGUF's own template
     n_ctx: int = 2048
     max_concurrency: int = Field(default=4, ge=1)
+    # Transient failures (429, 5xx, timeouts) are retried up to max_retries times per request,
+    # with jittered exponential backoff from retry_wait_s up to retry_max_wait_s (or the server's
+    # Retry-After, within that cap). A request that still fails is a failed item; a rerun retries it.
     max_retries: int = Field(default=4, ge=0)
+    retry_wait_s: float = Field(default=1.0, ge=0)
+    retry_max_wait_s: float = Field(default=30.0, ge=0)
     timeout_s: float = Field(default=120.0, gt=0)
     engine_args: dict[str, object] = Field(default_factory=dict)  # vllm: LLM(**engine_args)
     # openai backend: how the server takes a JSON schema for judges' structured answers
@@ -53,6 +61,11 @@ class ModelConfig(Strict):
     @property
     def provider_model(self) -> str:
         return self.model or self.name
+
+    def retry_policy(self) -> "RetryPolicy":
+        from pipeline.lm.retry import RetryPolicy  # the LM package imports this module
+
+        return RetryPolicy(self.max_retries, self.retry_wait_s, max(self.retry_wait_s, self.retry_max_wait_s))
 
 
 def _unique(names: list[str], message: str, value: Any) -> Any:

@@ -158,6 +158,11 @@ def run_transforms(planner: Planner, prompts: Sequence[Prompt], pool: ModelPool,
             question, why = parse_rewrite(result.text, prompt.text, plan.template) if result.ok else (None, str(result.error))
             rows.append({"transform_id": plan.transform_id, "prompt_id": plan.prompt_id, "kind": plan.kind,
                          "model": plan.model, "raw": result.text, "rewritten": question, "problem": why or None})  # fmt: skip
+            if not result.ok:
+                # Failed after its retries: a rerun sends it again (failures are never cached).
+                log.add(plan.transform_id, "failed", "request-failed", prompt_id=plan.prompt_id, model=plan.model,
+                        error=result.error, attempts=result.attempts)  # fmt: skip
+                continue
             if question is not None:
                 rewritten[plan.prompt_id] = question
                 log.kept(plan.transform_id, plan.kind, prompt_id=plan.prompt_id, model=plan.model, rewritten=question,
@@ -208,7 +213,7 @@ def generate(
         params = item.request.params()
         cid = completion_id(item.prompt.prompt_id, item.model, item.method, params, item.sample_index)
         if not result.ok:
-            log.add(cid, "failed", "request-failed", model=item.model, error=result.error)
+            log.add(cid, "failed", "request-failed", model=item.model, error=result.error, attempts=result.attempts)
             continue
         completions.append(
             Completion(

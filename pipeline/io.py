@@ -9,14 +9,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from filelock import FileLock, Timeout
 
 from pipeline.records import DECISION_SCHEMA, Decision
 
@@ -37,6 +40,42 @@ def output_intact(out: StageOutput) -> bool:
     path = Path(out.path)
     target = path / "README.md" if path.is_dir() else path
     return target.is_file() and file_fingerprint(target) == out.fingerprint
+
+
+class RunLocked(RuntimeError):
+    """Another build of the same version is writing its run directory."""
+
+
+@contextmanager
+def run_lock(run_dir: Path) -> Iterator[None]:
+    """Hold the run directory for one build at a time. The OS drops the lock when its holder
+    dies, even by SIGKILL, so a crashed build never blocks the resumed one."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(run_dir / ".build.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise RunLocked(f"{run_dir}: another build of this version is running; wait for it or stop it") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def remove_partial_files(run_dir: Path) -> list[Path]:
+    """Delete what an interrupted build left half-done: temporary files of atomic writes and the
+    staging/old folders of a folder swap. Only safe under `run_lock`."""
+    removed = []
+    for path in sorted(run_dir.rglob(".*")):
+        name = path.name
+        if path.is_file() and name.endswith(".tmp"):
+            path.unlink(missing_ok=True)
+        elif path.is_dir() and (name.endswith(".staging") or name.endswith(".old")):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            continue
+        removed.append(path)
+    return removed
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -74,6 +74,9 @@ def route(
         if pid in decisions:
             decision = decisions[pid]
             subset, how, evidence = decision.verdict, "classifier", decision.evidence()
+            if subset is None and decision.status == "request-failed":
+                log.add(pid, "failed", "classifier-request-failed", **evidence)  # a rerun asks again
+                continue
             if subset is None:
                 log.dropped(pid, f"classifier-{decision.status}", **evidence)
                 continue

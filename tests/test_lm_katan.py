@@ -8,6 +8,7 @@ from pipeline.lm import BackendUnavailable, CachedModel, ChatRequest, MissingCre
 from pipeline.lm.anthropic_backend import AnthropicBackend
 from pipeline.lm.local import free_port
 from pipeline.lm.openai_compat import OpenAICompatBackend
+from pipeline.lm.retry import RetryPolicy
 from tests.servers import katan
 
 
@@ -70,7 +71,7 @@ def test_cache_makes_rerun_send_nothing(echo_server: str, tmp_path) -> None:
 
 def test_retries_survive_injected_500s(tmp_path) -> None:
     with katan("--error-rate", "0.3", tmp_path=tmp_path) as url:
-        backend = OpenAICompatBackend("katan-echo", base_url=f"{url}/v1", api_key_env=None, max_retries=8)
+        backend = OpenAICompatBackend("katan-echo", base_url=f"{url}/v1", api_key_env=None, retry=RetryPolicy(max_retries=8, initial_wait_s=0.05, max_wait_s=0.5))
         model = CachedModel(backend, None, max_concurrency=4)
         out = model.generate(requests(30))
     assert all(r.ok for r in out), [r.error for r in out if not r.ok]
@@ -79,7 +80,7 @@ def test_retries_survive_injected_500s(tmp_path) -> None:
 
 def test_exhausted_retries_become_failed_items_and_are_not_cached(tmp_path) -> None:
     with katan("--rate-limit-after", "3", tmp_path=tmp_path) as url:
-        backend = OpenAICompatBackend("katan-echo", base_url=f"{url}/v1", api_key_env=None, max_retries=1)
+        backend = OpenAICompatBackend("katan-echo", base_url=f"{url}/v1", api_key_env=None, retry=RetryPolicy(max_retries=1, initial_wait_s=0.05))
         cache = ResponseCache(tmp_path / "c.sqlite")
         model = CachedModel(backend, cache, max_concurrency=1)
         out = model.generate(requests(6))
@@ -96,7 +97,7 @@ def test_exhausted_retries_become_failed_items_and_are_not_cached(tmp_path) -> N
 
 def test_server_down_fails_fast_naming_model_and_endpoint() -> None:
     port = free_port()  # nothing listens here
-    backend = OpenAICompatBackend("gpt-x", base_url=f"http://127.0.0.1:{port}/v1", api_key_env=None, max_retries=1)
+    backend = OpenAICompatBackend("gpt-x", base_url=f"http://127.0.0.1:{port}/v1", api_key_env=None, retry=RetryPolicy(max_retries=1, initial_wait_s=0.05))
     model = CachedModel(backend, None)
     with pytest.raises(BackendUnavailable, match=rf"gpt-x.*127\.0\.0\.1:{port}"):
         model.generate(requests(5))

@@ -10,6 +10,7 @@ import pytest
 from pipeline.lm import CachedModel, ChatRequest, ResponseCache
 from pipeline.lm.local import LlamaCppServer, LocalBackend
 from pipeline.lm.openai_compat import OpenAICompatBackend
+from pipeline.lm.retry import RetryPolicy
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,7 +54,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_local_backend_starts_on_first_miss_and_stops_by_pid(tmp_path: Path) -> None:
-    backend = LocalBackend("smollm2-local", "package:smollm2-135m-instruct", ROOT / "models", max_retries=0)
+    backend = LocalBackend("smollm2-local", "package:smollm2-135m-instruct", ROOT / "models", retry=RetryPolicy(max_retries=0))
     model = CachedModel(backend, ResponseCache(tmp_path / "c.sqlite"))
     request = ask("Say yes.", max_tokens=4)
     assert backend.server is None  # nothing started before it is needed

@@ -113,7 +113,9 @@ def label_judged(
                                  panel.max_tokens, panel.explain, report)  # fmt: skip
     for c, decision in zip(asked, decisions):
         if decision.verdict is None:
-            why = "judges disagree" if decision.status == "disagreed" else "no judge verdict"
+            why = {"disagreed": "judges disagree", "request-failed": "a judge request failed"}.get(
+                decision.status, "no judge verdict"
+            )
             out.append((c, LabelResult("abstain", f"{why}: {decision.summary()}", evidence=decision.evidence()), name))
             continue
         correct_verdict = rubric.expected(prompts[c.prompt_id]) if rubric is not None else spec.verdicts[0]
@@ -126,4 +128,9 @@ def label_judged(
 
 def is_disagreement(result: LabelResult) -> bool:
     return result.label == "abstain" and result.evidence.get("status") == "disagreed"
+
+
+def request_failed(result: LabelResult) -> bool:
+    """No label because a judge's request failed for good: a failed item, retried on rerun."""
+    return result.label == "abstain" and result.evidence.get("status") == "request-failed"
 

@@ -40,12 +40,13 @@ class Vote:
     verdict: str | None
     raw: str
     problem: str | None = None  # why no verdict: request failed, unparseable, ambiguous
+    request_failed: bool = False  # the request itself failed after its retries: a rerun asks again
 
 
 @dataclass(frozen=True)
 class PanelDecision:
     verdict: str | None  # set only when the policy reached a decision
-    status: Literal["agreed", "disagreed", "unparsed"]
+    status: Literal["agreed", "disagreed", "unparsed", "request-failed"]
     votes: tuple[Vote, ...]
     policy: str
     redacted: tuple[str, ...] = ()  # sentences of the answer addressed to the grader, not shown
@@ -172,7 +173,11 @@ def decide(votes: Sequence[Vote], policy: Policy, redacted: Sequence[str] = ()) 
         agreed = n * 2 > len(votes)
     if agreed:
         return PanelDecision(top, "agreed", tuple(votes), policy, tuple(redacted))
-    status = "disagreed" if len(counts) > 1 else "unparsed"
+    if any(v.request_failed for v in votes):
+        # A missing vote could have decided it: the item failed, it is not a judges' verdict.
+        status = "request-failed"
+    else:
+        status = "disagreed" if len(counts) > 1 else "unparsed"
     return PanelDecision(None, status, tuple(votes), policy, tuple(redacted))
 
 
@@ -224,7 +229,7 @@ def run_panel(
         report = (lambda done, total, j=judge: progress(j, done, total)) if progress else None
         for ballot, result in zip(ballots, get_model(judge).generate(requests, progress=report)):
             if not result.ok:
-                ballot.append(Vote(judge, None, "", f"request failed: {result.error}"))
+                ballot.append(Vote(judge, None, "", f"request failed: {result.error}", request_failed=True))
                 continue
             verdict, problem = parse_verdict(result.text, verdicts)
             ballot.append(Vote(judge, verdict, result.text[:RAW_KEPT], problem))

@@ -63,12 +63,12 @@ def automatic(
     base_dir: Path,
     get_model: Callable[[str], LanguageModel],
     progress: Callable[[str, int, int], None] | None = None,
-) -> list[tuple[Label, bool]]:
-    """(label, is a judges' disagreement) for every completion, in input order."""
+) -> list[tuple[Label, str]]:
+    """(label, why there is none: "disagreed", "request-failed" or "") for every completion, in input order."""
     by_subset: dict[str, list[Completion]] = defaultdict(list)
     for c in completions:
         by_subset[c.subset].append(c)
-    labeled: dict[str, tuple[Label, bool]] = {}
+    labeled: dict[str, tuple[Label, str]] = {}
     for subset, group in by_subset.items():
         per_prompt: dict[str, list[Completion]] = defaultdict(list)
         for c in group:
@@ -80,7 +80,8 @@ def automatic(
         else:
             results = judged.label_judged(subset, group, prompts, cfg, base_dir, get_model, progress)
         for c, result, labeler in results:
-            labeled[c.completion_id] = (_to_label(c, result, labeler), judged.is_disagreement(result))
+            gap = "disagreed" if judged.is_disagreement(result) else "request-failed" if judged.request_failed(result) else ""
+            labeled[c.completion_id] = (_to_label(c, result, labeler), gap)
     return [labeled[c.completion_id] for c in completions]
 
 
@@ -97,7 +98,8 @@ def label(
     annotations = human.load_annotations(base_dir / cfg.annotations_dir)
     final, overrides = human.apply_annotations([lab for lab, _ in auto], annotations)
     overridden = {o["completion_id"]: o for o in overrides}
-    disagreements = {lab.completion_id for lab, split in auto if split}
+    disagreements = {lab.completion_id for lab, gap in auto if gap == "disagreed"}
+    request_failed = {lab.completion_id for lab, gap in auto if gap == "request-failed"}
     subset_of = {c.completion_id: c.subset for c in completions}
     for lab in final:
         ev = json.loads(lab.evidence)
@@ -105,6 +107,8 @@ def label(
             log.add(lab.completion_id, "changed", "human-override", **overridden[lab.completion_id])
         if lab.label != "abstain":
             log.kept(lab.completion_id, f"labeled:{lab.label}", labeler=lab.labeler, why=lab.reasoning, **ev)
+        elif lab.completion_id in request_failed:
+            log.add(lab.completion_id, "failed", "judge-request-failed", labeler=lab.labeler, why=lab.reasoning, **ev)
         elif lab.completion_id in disagreements:
             log.dropped(lab.completion_id, "judges-disagree", labeler=lab.labeler, why=lab.reasoning, **ev)
         else:

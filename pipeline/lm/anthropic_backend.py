@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import anthropic
 
+from typing import Any
+
 from pipeline.lm.base import ChatRequest, ChatResult
-from pipeline.lm.sdk_errors import failure_or_raise, resolve_api_key
+from pipeline.lm.retry import RetryPolicy
+from pipeline.lm.sdk_errors import SdkCaller, resolve_api_key
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 
@@ -18,7 +21,7 @@ class AnthropicBackend:
         model: str,
         base_url: str | None = None,
         api_key_env: str | None = "ANTHROPIC_API_KEY",
-        max_retries: int = 4,
+        retry: RetryPolicy = RetryPolicy(),
         timeout_s: float = 120.0,
     ):
         self.model = model
@@ -29,10 +32,11 @@ class AnthropicBackend:
         self._client = anthropic.Anthropic(
             api_key=key,
             base_url=self.endpoint,
-            max_retries=max_retries,
+            max_retries=0,  # ours are bounded, logged and counted (SdkCaller)
             timeout=timeout_s,
             default_headers={"x-api-key": key},
         )
+        self._caller = SdkCaller(anthropic, model, self.endpoint, retry)
 
     def complete(self, request: ChatRequest) -> ChatResult:
         system = "\n\n".join(content for role, content in request.messages if role == "system")
@@ -56,10 +60,14 @@ class AnthropicBackend:
             kwargs["system"] = system
         if request.stop:
             kwargs["stop_sequences"] = list(request.stop)
-        try:
-            response = self._client.messages.create(**kwargs)  # type: ignore[call-overload]
-        except anthropic.AnthropicError as exc:
-            return failure_or_raise(anthropic, exc, self.model, self.endpoint)
+
+        def send() -> Any:
+            return self._client.messages.create(**kwargs)  # type: ignore[call-overload]
+
+        return self._caller.call(send, self._result)
+
+    @staticmethod
+    def _result(response: Any) -> ChatResult:
         text = "".join(getattr(block, "text", "") for block in response.content)
         return ChatResult(
             text=text,

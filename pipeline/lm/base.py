@@ -77,6 +77,7 @@ class ChatResult:
     logprobs: list[float] | None = None
     cached: bool = False
     error: str | None = None
+    attempts: int = 1  # 1 + the retries it took (bounded by the model's max_retries)
 
     @property
     def ok(self) -> bool:

@@ -23,6 +23,7 @@ from pathlib import Path
 from pipeline.lm.base import BackendUnavailable, ChatRequest, ChatResult
 from pipeline.lm.local_models import resolve_model_file
 from pipeline.lm.openai_compat import OpenAICompatBackend
+from pipeline.lm.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +145,7 @@ class LocalBackend:
         models_dir: Path,
         chat_format: str | None = None,
         n_ctx: int = 2048,
-        max_retries: int = 2,
+        retry: RetryPolicy = RetryPolicy(max_retries=2),
         timeout_s: float = 300.0,
     ):
         self.model = model
@@ -153,7 +154,7 @@ class LocalBackend:
         self._models_dir = models_dir
         self._chat_format = chat_format
         self._n_ctx = n_ctx
-        self._max_retries = max_retries
+        self._retry = retry
         self._timeout_s = timeout_s
         self._lock = threading.Lock()
         self.server: LlamaCppServer | None = None
@@ -170,7 +171,7 @@ class LocalBackend:
                     self.model,
                     base_url=self.server.base_url,
                     api_key_env=None,
-                    max_retries=self._max_retries,
+                    retry=self._retry,
                     timeout_s=self._timeout_s,
                     schema_style="llama_cpp",
                 )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import openai
 
 from pipeline.lm.base import ChatRequest, ChatResult
-from pipeline.lm.sdk_errors import failure_or_raise, resolve_api_key
+from pipeline.lm.retry import RetryPolicy
+from pipeline.lm.sdk_errors import SdkCaller, resolve_api_key
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 # How a server takes a JSON schema: OpenAI and `vllm serve` use `json_schema`; llama.cpp's
@@ -31,7 +32,7 @@ class OpenAICompatBackend:
         model: str,
         base_url: str | None = None,
         api_key_env: str | None = "OPENAI_API_KEY",
-        max_retries: int = 4,
+        retry: RetryPolicy = RetryPolicy(),
         timeout_s: float = 120.0,
         require_key: bool | None = None,
         extra_body: dict[str, object] | None = None,
@@ -44,9 +45,9 @@ class OpenAICompatBackend:
         needs_key = (base_url is None) if require_key is None else require_key
         key = resolve_api_key(api_key_env, model, self.endpoint, needs_key)
         self.extra_body = extra_body or {}
-        self._client = openai.OpenAI(
-            base_url=self.endpoint, api_key=key, max_retries=max_retries, timeout=timeout_s
-        )
+        # The SDK's own retries are off: ours are bounded, logged and counted (SdkCaller).
+        self._client = openai.OpenAI(base_url=self.endpoint, api_key=key, max_retries=0, timeout=timeout_s)
+        self._caller = SdkCaller(openai, model, self.endpoint, retry)
 
     def complete(self, request: ChatRequest) -> ChatResult:
         kwargs: dict[str, object] = {
@@ -70,10 +71,14 @@ class OpenAICompatBackend:
             kwargs["response_format"] = fmt
         if self.extra_body:
             kwargs["extra_body"] = self.extra_body
-        try:
-            response = self._client.chat.completions.create(**kwargs)  # type: ignore[call-overload]
-        except openai.OpenAIError as exc:
-            return failure_or_raise(openai, exc, self.model, self.endpoint)
+
+        def send() -> Any:
+            return self._client.chat.completions.create(**kwargs)  # type: ignore[call-overload]
+
+        return self._caller.call(send, lambda response: self._result(request, response))
+
+    @staticmethod
+    def _result(request: ChatRequest, response: Any) -> ChatResult:
         choice = response.choices[0]
         usage = response.usage
         token_logprobs = None

@@ -19,7 +19,7 @@ def build_backend(cfg: ModelConfig, models_dir: Path) -> SingleRequestBackend:
             cfg.provider_model,
             base_url=cfg.base_url,
             api_key_env=cfg.api_key_env or ("OPENAI_API_KEY" if cfg.base_url is None else None),
-            max_retries=cfg.max_retries,
+            retry=cfg.retry_policy(),
             timeout_s=cfg.timeout_s,
             schema_style=cfg.structured_outputs,
         )
@@ -30,7 +30,7 @@ def build_backend(cfg: ModelConfig, models_dir: Path) -> SingleRequestBackend:
             cfg.provider_model,
             base_url=cfg.base_url,
             api_key_env=cfg.api_key_env or "ANTHROPIC_API_KEY",
-            max_retries=cfg.max_retries,
+            retry=cfg.retry_policy(),
             timeout_s=cfg.timeout_s,
         )
     if cfg.backend == "vllm":
@@ -46,7 +46,7 @@ def build_backend(cfg: ModelConfig, models_dir: Path) -> SingleRequestBackend:
         models_dir,
         chat_format=cfg.chat_format,
         n_ctx=cfg.n_ctx,
-        max_retries=cfg.max_retries,
+        retry=cfg.retry_policy(),
         timeout_s=cfg.timeout_s,
     )
 

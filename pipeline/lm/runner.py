@@ -39,7 +39,8 @@ class RequestStats:
 
     requested: int = 0
     cache_hits: int = 0
-    sent: int = 0  # requests handed to the backend (its SDK's own retries not counted here)
+    sent: int = 0  # requests handed to the backend, each counted once
+    retries: int = 0  # extra attempts after transient failures (429, 5xx, timeouts)
     succeeded: int = 0
     failed: int = 0
     prompt_tokens: int = 0
@@ -137,6 +138,7 @@ class CachedModel:
         result.cached = False
         self.stats.add(
             sent=1,
+            retries=max(0, result.attempts - 1),
             succeeded=int(result.ok),
             failed=int(not result.ok),
             prompt_tokens=result.prompt_tokens or 0,

@@ -1,0 +1,97 @@
+"""Bounded, logged retries of one LM request (tenacity), shared by the SDK backends.
+
+The SDKs' own retry loops are switched off (`max_retries=0` on the client) so that every retry
+is ours: bounded by the model's `max_retries`, logged with its reason and wait, counted, and
+named in the failed item's evidence when the request still fails. A server's `Retry-After`
+header is honoured (up to the longest wait allowed).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently one request is tried again after a transient failure."""
+
+    max_retries: int = 4
+    initial_wait_s: float = 1.0
+    max_wait_s: float = 30.0
+
+    @property
+    def attempts(self) -> int:
+        return self.max_retries + 1
+
+
+def retry_after_s(exc: BaseException) -> float | None:
+    """The server's requested pause, from `retry-after-ms` or `retry-after` (seconds)."""
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    if not headers:
+        return None
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        raw = headers.get(name)
+        if raw is None:
+            continue
+        try:
+            return max(0.0, float(raw) * scale)
+        except ValueError:
+            continue  # an HTTP date: fall back to our own backoff
+    return None
+
+
+def describe(exc: BaseException) -> str:
+    status = getattr(exc, "status_code", None)
+    return f"HTTP {status} {type(exc).__name__}" if status else type(exc).__name__
+
+
+def call_with_retries(
+    call: Callable[[], Any],
+    transient: Callable[[BaseException], bool],
+    policy: RetryPolicy,
+    label: str,
+) -> tuple[Any, int]:
+    """Run `call`, retrying exceptions `transient` accepts; returns (result, attempts made).
+    The last transient exception is re-raised with `attempts` set on it once the budget is spent."""
+    # Exponential from initial_wait_s, plus jitter so that parallel workers do not retry in step.
+    backoff = wait_exponential(multiplier=policy.initial_wait_s, max=policy.max_wait_s) + wait_random(0, policy.initial_wait_s)
+
+    def wait(state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        hinted = retry_after_s(exc) if exc else None
+        return min(policy.max_wait_s, max(backoff(state), hinted or 0.0))
+
+    def before_sleep(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        pause = state.next_action.sleep if state.next_action else 0.0
+        log.warning(
+            "%s: attempt %d/%d failed (%s); retrying in %.1fs",
+            label, state.attempt_number, policy.attempts, describe(exc) if exc else "?", pause,
+        )  # fmt: skip
+
+    retrying = Retrying(
+        stop=stop_after_attempt(policy.attempts),
+        wait=wait,
+        retry=retry_if_exception(transient),
+        before_sleep=before_sleep,
+        reraise=True,
+    )
+    attempts = 0
+
+    def counted() -> Any:
+        nonlocal attempts
+        attempts += 1
+        return call()
+
+    try:
+        return retrying(counted), attempts
+    except BaseException as exc:
+        exc.attempts = attempts  # type: ignore[attr-defined]
+        raise
