@@ -31,6 +31,7 @@ def build(
     from pipeline.embed import EmbeddingError
     from pipeline.evaluate.dataset import DatasetError
     from pipeline.evaluate.validate import ReleaseValidationError
+    from pipeline.io import RunLocked
     from pipeline.lm import LMError
     from pipeline.sources import SourceError
 
@@ -48,15 +49,23 @@ def build(
 
     try:
         summary = build_flow(config_path=str(config), version=version)
-    except (LMError, SourceError, EmbeddingError, ReleaseValidationError, DatasetError) as exc:
+    except (LMError, SourceError, EmbeddingError, ReleaseValidationError, DatasetError, RunLocked) as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        # The engines were stopped on the way out; finished LM answers are in the response cache.
+        typer.secho("interrupted: run the same command again to resume (finished requests are not resent)",
+                    fg="yellow", err=True)  # fmt: skip
+        raise typer.Exit(130) from None
     lm = summary["lm_requests"]
     typer.echo(f"\nBuilt {summary['version']}: {summary['items']} items")
     typer.echo(f"  release (RB2 schema): {summary['release']}")
     typer.echo(f"  Hub-layout folder:    {summary['hub_folder']}")
     typer.echo(f"  evaluation report:    {summary['report']}")
-    typer.echo(f"  LM requests: {lm['sent']} sent, {lm['cache_hits']} from cache, {lm['failed']} failed")
+    typer.echo(f"  LM requests: {lm['sent']} sent ({lm['retries']} retries), {lm['cache_hits']} from cache, "
+               f"{lm['failed']} failed")  # fmt: skip
+    if lm["failed"]:
+        typer.echo("  failed requests are failed items in the decision log; run again to retry just those")
 
 
 @app.command()
