@@ -13,7 +13,7 @@ import random
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from pipeline.config import (
     BuildConfig,
@@ -31,6 +31,7 @@ from pipeline.records import Completion, Prompt, completion_id, derived_seed, sh
 from pipeline.transforms import ATTEMPTS, Transform, parse_rewrite
 
 STAGE = "generate"
+BATCH_SIZE = 512  # answer requests per batch (a batch's answers are cached before the next goes)
 Progress = Callable[[str, int, int], None]
 
 
@@ -129,18 +130,34 @@ class Planner:
         return planned
 
 
-def _run_by_model(pool: ModelPool, items: Sequence[Any], progress: Progress | None, label: str) -> list[ChatResult]:
-    """Send each model its requests as one batch; results come back in the items' order."""
+def _run_by_model(pool: ModelPool, items: Sequence[Any], progress: Progress | None, label: str,
+                  offset: int = 0, overall: int | None = None) -> list[ChatResult]:  # fmt: skip
+    """Send each model its requests as one batch; results come back in the items' order.
+    Progress counts over all models, from `offset` of `overall` (a stage's total)."""
     by_model: dict[str, list[int]] = defaultdict(list)
     for i, item in enumerate(items):
         by_model[item.model].append(i)
     results: list[ChatResult] = [ChatResult(error="not sent")] * len(items)
+    total = overall if overall is not None else len(items)
     for model_name, indices in by_model.items():
-        report = (lambda done, total, m=model_name: progress(f"{label} {m}", done, total)) if progress else None
+        report = (
+            (lambda done, _n, m=model_name, base=offset: progress(f"{label} {m}", base + done, total)) if progress else None
+        )  # fmt: skip
         answers = pool.get(model_name).generate([items[i].request for i in indices], progress=report)
         for i, result in zip(indices, answers):
             results[i] = result
+        offset += len(indices)
     return results
+
+
+def stream_answers(
+    pool: ModelPool, planned: Sequence[Planned], progress: Progress | None, batch_size: int
+) -> Iterator[tuple[Planned, ChatResult]]:
+    """Answer planned requests a batch at a time: each batch's answers are durable in the
+    response cache before the next is sent, and no stage holds more than one batch in flight."""
+    for start in range(0, len(planned), batch_size):
+        chunk = planned[start : start + batch_size]
+        yield from zip(chunk, _run_by_model(pool, chunk, progress, "answers", start, len(planned)))
 
 
 def run_transforms(planner: Planner, prompts: Sequence[Prompt], pool: ModelPool, log: DecisionLog,
@@ -209,7 +226,7 @@ def generate(
     rewritten, transform_rows = run_transforms(planner, prompts, pool, log, progress)
     planned = [item for prompt in prompts for item in planner.answers(prompt, rewritten)]
     completions = []
-    for item, result in zip(planned, _run_by_model(pool, planned, progress, "answers")):
+    for item, result in stream_answers(pool, planned, progress, BATCH_SIZE):
         params = item.request.params()
         cid = completion_id(item.prompt.prompt_id, item.model, item.method, params, item.sample_index)
         if not result.ok:

@@ -101,3 +101,16 @@ def test_server_down_fails_fast_naming_model_and_endpoint() -> None:
     model = CachedModel(backend, None)
     with pytest.raises(BackendUnavailable, match=rf"gpt-x.*127\.0\.0\.1:{port}"):
         model.generate(requests(5))
+
+
+def test_identical_requests_in_a_batch_are_sent_once_and_journaled(echo_server: str, tmp_path) -> None:
+    backend = OpenAICompatBackend("katan-echo", base_url=f"{echo_server}/v1", api_key_env=None)
+    cache = ResponseCache(tmp_path / "cache.sqlite")
+    model = CachedModel(backend, cache, max_concurrency=2)
+    out = model.generate(requests(3) + requests(3))
+    assert model.stats.sent == 3 and model.stats.requested == 6
+    assert [r.text for r in out[:3]] == [r.text for r in out[3:]]
+    # The journal holds each request once: what was paid for, across runs.
+    assert sorted(cache.sends().values()) == [1, 1, 1]
+    CachedModel(backend, cache).generate(requests(4))
+    assert sorted(cache.sends().values()) == [1, 1, 1, 1]

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from itertools import islice
 from dataclasses import dataclass, field
 from typing import Iterator, Protocol, Sequence
 
-from pipeline.lm.base import BackendUnavailable, ChatRequest, ChatResult, ProgressFn, request_key
+from pipeline.lm.base import ChatRequest, ChatResult, ProgressFn, request_key
 from pipeline.lm.cache import ResponseCache
 
 log = logging.getLogger(__name__)
@@ -85,24 +86,32 @@ class CachedModel:
         self, requests: Sequence[ChatRequest], progress: ProgressFn | None = None
     ) -> list[ChatResult]:
         results: list[ChatResult | None] = [None] * len(requests)
-        missing: list[int] = []
+        # Identical requests in one batch (say, judge questions about two identical answers) are
+        # sent once, and every copy gets that answer.
+        copies: dict[str, list[int]] = {}
         for i, request in enumerate(requests):
-            hit = self.cache.get(self.key(request)) if self.cache else None
-            if hit is not None:
+            copies.setdefault(self.key(request), []).append(i)
+        unanswered: dict[int, str] = {}  # first position of each request to send -> its key
+        for key, group in copies.items():
+            hit = self.cache.get(key) if self.cache else None
+            if hit is None:
+                unanswered[group[0]] = key
+            for i in group:
                 results[i] = hit
-            else:
-                missing.append(i)
-        self.stats.add(requested=len(requests), cache_hits=len(requests) - len(missing))
-        done = len(requests) - len(missing)
+        done = sum(r is not None for r in results)
+        self.stats.add(requested=len(requests), cache_hits=done)
         if progress:
             progress(done, len(requests))
-        if missing:
-            log.info("%s: %d cached, sending %d to %s", self.name, done, len(missing), self.endpoint)
+        if unanswered:
+            log.info("%s: %d cached, sending %d to %s", self.name, done, len(unanswered), self.endpoint)
             batched = hasattr(self.backend, "complete_batch")
             answer = self._answer_batched if batched else self._answer_pooled
-            for i, result in answer([requests[i] for i in missing], missing):
-                results[i] = result
-                done += 1
+            positions = list(unanswered)
+            for first, result in answer([requests[i] for i in positions], positions):
+                group = copies[unanswered[first]]
+                for i in group:
+                    results[i] = result
+                done += len(group)
                 if progress:
                     progress(done, len(requests))
         return [r for r in results if r is not None]
@@ -110,15 +119,25 @@ class CachedModel:
     def _answer_pooled(
         self, batch: list[ChatRequest], positions: list[int]
     ) -> Iterator[tuple[int, ChatResult]]:
-        """One request per worker thread; yields results in completion order."""
+        """One request per worker thread; yields results in completion order. Requests are fed
+        to the pool as earlier ones finish (a small window, not the whole batch), so memory
+        stays flat however many requests a stage sends."""
+        todo = iter(zip(positions, batch))
+        window = self.max_concurrency * 2
         with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool:
-            futures = {pool.submit(self.backend.complete, r): (i, r) for i, r in zip(positions, batch)}
+            running: dict[Future[ChatResult], tuple[int, ChatRequest]] = {}
             try:
-                for future in as_completed(futures):
-                    i, request = futures[future]
-                    yield i, self._record(request, future.result())
-            except BackendUnavailable:
-                for pending in futures:
+                while True:
+                    for i, request in islice(todo, window - len(running)):
+                        running[pool.submit(self._send, request)] = (i, request)
+                    if not running:
+                        return
+                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        i, request = running.pop(future)
+                        yield i, self._record(request, future.result())
+            except BaseException:
+                for pending in running:
                     pending.cancel()
                 raise
 
@@ -129,9 +148,16 @@ class CachedModel:
         size = self.batch_size
         for start in range(0, len(batch), size):
             chunk = batch[start : start + size]
+            if self.cache is not None:
+                self.cache.note_sent([self.key(r) for r in chunk], self.backend.model)
             answers = self.backend.complete_batch(chunk)  # type: ignore[attr-defined]
             for i, request, result in zip(positions[start : start + size], chunk, answers):
                 yield i, self._record(request, result)
+
+    def _send(self, request: ChatRequest) -> ChatResult:
+        if self.cache is not None:
+            self.cache.note_sent([self.key(request)], self.backend.model)
+        return self.backend.complete(request)
 
     def _record(self, request: ChatRequest, result: ChatResult) -> ChatResult:
         """Account for a fresh answer and make it durable before anyone uses it."""
