@@ -19,6 +19,9 @@ app.add_typer(models_app, name="models")
 def _quiet_prefect() -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_UI_ENABLED", "false")
+    # The library's own log lines (each LM retry, engines started and stopped) go to the run's
+    # logs in the Prefect UI and to the console, next to the tasks they belong to.
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "pipeline")
 
 
 @app.command()

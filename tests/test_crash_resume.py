@@ -29,7 +29,8 @@ PHASE_LIMIT_S = 45 * 60  # a bound on each wait, not a timing claim: the demo ta
 def env_for(tmp: Path) -> dict[str, str]:
     """Each build starts Prefect's own temporary server on a private database."""
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
-    env.update(PREFECT_HOME=str(tmp / "prefect-home"), PREFECT_SERVER_ANALYTICS_ENABLED="false", HF_HUB_OFFLINE="1")
+    env.update(PREFECT_HOME=str(tmp / "prefect-home"), PREFECT_SERVER_ANALYTICS_ENABLED="false", HF_HUB_OFFLINE="1",
+               PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="300")  # a fresh database migrates first
     return env
 
 
@@ -99,6 +100,8 @@ def leftovers(root: Path) -> list[Path]:
 @pytest.mark.slow
 @pytest.mark.timeout(2 * 60 * 60)
 def test_killed_build_resumes_to_the_uninterrupted_release(tmp_path: Path) -> None:
+    for name in ("reference", "crashed"):
+        (tmp_path / name).mkdir()
     reference = isolated_config(ROOT / "configs/demo.yaml", (tmp_path / "reference").resolve())
     crashed = isolated_config(ROOT / "configs/demo.yaml", (tmp_path / "crashed").resolve())
     ref_dir, run_dir = tmp_path / "reference/outputs/demo", tmp_path / "crashed/outputs/demo"
