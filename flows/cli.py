@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import threading
 from pathlib import Path
-from typing import Optional
+from typing import Any, NoReturn, Optional
 
 import typer
 
@@ -22,6 +24,27 @@ def _quiet_prefect() -> None:
     # The library's own log lines (each LM retry, engines started and stopped) go to the run's
     # logs in the Prefect UI and to the console, next to the tasks they belong to.
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "pipeline")
+
+
+def _interrupt_on_signals() -> threading.Event:
+    """Ctrl-C and SIGTERM both take the KeyboardInterrupt path, whose clean-up stops every engine
+    the build started; the event remembers that it happened."""
+    interrupted = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        interrupted.set()
+        signal.default_int_handler(signum, frame)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, on_signal)
+    return interrupted
+
+
+def _exit_interrupted() -> NoReturn:
+    # The engines were stopped on the way out; finished LM answers are in the response cache.
+    typer.secho("interrupted: run the same command again to resume (finished requests are not resent)",
+                fg="yellow", err=True)  # fmt: skip
+    raise typer.Exit(130) from None
 
 
 @app.command()
@@ -50,16 +73,22 @@ def build(
     _quiet_prefect()
     from flows.build import build as build_flow
 
+    interrupted = _interrupt_on_signals()
     try:
         summary = build_flow(config_path=str(config), version=version)
+    except KeyboardInterrupt:
+        _exit_interrupted()
     except (LMError, SourceError, EmbeddingError, ReleaseValidationError, DatasetError, RunLocked) as exc:
+        if interrupted.is_set():
+            _exit_interrupted()
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        # The engines were stopped on the way out; finished LM answers are in the response cache.
-        typer.secho("interrupted: run the same command again to resume (finished requests are not resent)",
-                    fg="yellow", err=True)  # fmt: skip
-        raise typer.Exit(130) from None
+    except Exception:
+        # A terminal's Ctrl-C reaches Prefect's temporary server too; the error its death causes
+        # on the way out must not hide the interrupt.
+        if interrupted.is_set():
+            _exit_interrupted()
+        raise
     lm = summary["lm_requests"]
     typer.echo(f"\nBuilt {summary['version']}: {summary['items']} items")
     typer.echo(f"  release (RB2 schema): {summary['release']}")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
+import uuid
 import urllib.request
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -28,22 +32,45 @@ def wait_http(url: str, timeout_s: float, process: subprocess.Popen[bytes]) -> N
     raise TimeoutError(f"{url} not up after {timeout_s}s")
 
 
+@dataclass
+class Katan:
+    url: str  # root URL, no /v1
+    port: int
+    stats_file: Path
+
+    def requests_received(self) -> int:
+        """Every chat request this server process answered, whatever the status (its stats file)."""
+        if not self.stats_file.exists():
+            return 0
+        return int(json.loads(self.stats_file.read_text())["total"])
+
+
 @contextmanager
-def katan(*flags: str, model: str = "katan-echo", tmp_path: Path | None = None) -> Iterator[str]:
-    """llm-katan with the echo backend; yields its root URL (no /v1)."""
-    port = free_port()
+def katan_server(*flags: str, model: str = "katan-echo", tmp_path: Path | None = None,
+                 port: int | None = None) -> Iterator[Katan]:  # fmt: skip
+    """llm-katan with the echo backend. Its dashboard stays on: in llm-katan 0.22 the stats file
+    (which counts failed requests too) is written by the dashboard's middleware only. Each start
+    gets a fresh stats file, so a restart on the same port counts from zero."""
+    port = port or free_port()
     exe = shutil.which("llm-katan", path=str(Path(sys.executable).parent)) or "llm-katan"
-    stats = (tmp_path or Path("/tmp")) / f"katan-stats-{port}.json"
+    stats = (tmp_path or Path(tempfile.gettempdir())) / f"katan-{port}-{uuid.uuid4().hex[:8]}.json"
     cmd = [exe, "--model", model, "--backend", "echo", "--providers", "openai,anthropic",
            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-           "--disable-dashboard", "--stats-file", str(stats), *flags]  # fmt: skip
+           "--stats-file", str(stats), *flags]  # fmt: skip
     process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_http(f"http://127.0.0.1:{port}/health", 30, process)
-        yield f"http://127.0.0.1:{port}"
+        yield Katan(f"http://127.0.0.1:{port}", port, stats)
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@contextmanager
+def katan(*flags: str, model: str = "katan-echo", tmp_path: Path | None = None) -> Iterator[str]:
+    """llm-katan with the echo backend; yields its root URL (no /v1)."""
+    with katan_server(*flags, model=model, tmp_path=tmp_path) as server:
+        yield server.url
 
 
 def prefect_artifacts(api_url: str, artifact_filter: dict[str, Any]) -> dict[str, dict[str, Any]]:

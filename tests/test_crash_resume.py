@@ -1,6 +1,9 @@
-"""Crash and resume: the demo build killed with SIGKILL mid-generation, mid-labeling and mid-write,
-then resumed, gives exactly the release of an uninterrupted build, re-sending only the requests
-that were in flight when it died."""
+"""Crash and resume: a build killed with SIGKILL mid-generation, mid-labeling and mid-write, then
+resumed, gives exactly the release of an uninterrupted build, re-sending only the requests that
+were in flight when it died.
+
+It builds `tests/data/tiny.yaml`: the demo's stages, subsets, methods and both local models, with
+fewer prompts and tokens. (The demo itself takes ~13 min a build here; this test needs two.)"""
 
 from __future__ import annotations
 
@@ -23,7 +26,8 @@ from tests.configs import isolated_config
 ROOT = Path(__file__).resolve().parent.parent
 RB = [sys.executable, "-m", "flows.cli"]
 DRIVER = [sys.executable, "-m", "tests.crash_driver"]
-PHASE_LIMIT_S = 45 * 60  # a bound on each wait, not a timing claim: the demo takes ~13 min
+PHASE_LIMIT_S = 45 * 60  # a bound on each wait, not a timing claim
+CONFIG = ROOT / "tests/data/tiny.yaml"
 
 
 def env_for(tmp: Path) -> dict[str, str]:
@@ -102,9 +106,9 @@ def leftovers(root: Path) -> list[Path]:
 def test_killed_build_resumes_to_the_uninterrupted_release(tmp_path: Path) -> None:
     for name in ("reference", "crashed"):
         (tmp_path / name).mkdir()
-    reference = isolated_config(ROOT / "configs/demo.yaml", (tmp_path / "reference").resolve())
-    crashed = isolated_config(ROOT / "configs/demo.yaml", (tmp_path / "crashed").resolve())
-    ref_dir, run_dir = tmp_path / "reference/outputs/demo", tmp_path / "crashed/outputs/demo"
+    reference = isolated_config(CONFIG, (tmp_path / "reference").resolve())
+    crashed = isolated_config(CONFIG, (tmp_path / "crashed").resolve())
+    ref_dir, run_dir = tmp_path / "reference/outputs/tiny", tmp_path / "crashed/outputs/tiny"
     cache = tmp_path / "crashed/lm-cache.sqlite"
     env, log = env_for(tmp_path), tmp_path / "crashed.log"
 
@@ -164,7 +168,7 @@ def test_killed_build_resumes_to_the_uninterrupted_release(tmp_path: Path) -> No
     assert decisions(run_dir) == decisions(ref_dir)
 
     # Only the requests in flight at a kill were sent twice: at most one per kill during LM work
-    # (every demo model answers one request at a time).
+    # (every model here answers one request at a time).
     ref_sends, crash_sends = sends(tmp_path / "reference/lm-cache.sqlite"), sends(cache)
     assert set(crash_sends) == set(ref_sends) and set(ref_sends.values()) == {1}
     resent = {key: n for key, n in crash_sends.items() if n > 1}

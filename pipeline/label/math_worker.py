@@ -27,7 +27,9 @@ class Worker:
         if self._proc is None:
             env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "pipeline.label.math_worker"], stdin=subprocess.PIPE,
+                # Through the guard: a grader stuck in sympy dies with a build killed outright.
+                [sys.executable, "-m", "pipeline.lm.guard", str(os.getpid()), "pipeline.label.math_worker"],
+                stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE, text=True, env=env, bufsize=1,
             )  # fmt: skip
         return self._proc

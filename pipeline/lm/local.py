@@ -61,8 +61,9 @@ class LlamaCppServer:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def command(self) -> list[str]:
+        # Through the guard: the server exits by itself if this process dies without stopping it.
         cmd = [
-            sys.executable, "-m", "llama_cpp.server",
+            sys.executable, "-m", "pipeline.lm.guard", str(os.getpid()), "llama_cpp.server",
             "--model", str(self.model_file),
             "--model_alias", self.alias,
             "--host", "127.0.0.1",

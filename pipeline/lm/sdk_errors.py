@@ -61,8 +61,14 @@ class SdkCaller:
         try:
             response, attempts = call_with_retries(send, self.transient, self.policy, f"model {self.model!r}")
         except self.sdk.APIError as exc:
-            result = self.failure_or_raise(exc)
-            result.attempts = getattr(exc, "attempts", 1)
+            failure = exc
+        else:
+            failure = None
+        if failure is not None:
+            # Handled outside the except block: an error raised here carries no SDK exception as
+            # its context (a 401 body may echo the key that was sent).
+            result = self.failure_or_raise(failure)
+            result.attempts = getattr(failure, "attempts", 1)
             return result
         self.reached = True
         result = build(response)
