@@ -14,7 +14,7 @@ LLAMA_WHEEL_STAMP := $(LLAMA_WHEEL_DIR)/.llama-cpp-python-$(LLAMA_VERSION)
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install vllm-env models chromium demo test test-main test-vllm bench bench-decontam calibrate clean
+.PHONY: install vllm-env models chromium demo test test-main test-vllm bench bench-decontam bench-scale calibrate clean
 
 $(LLAMA_WHEEL_STAMP):
 	mkdir -p $(LLAMA_WHEEL_DIR)
@@ -77,6 +77,11 @@ bench: models
 # 100k prompts x 50k eval items: encoding alone takes 20-30 min on 2 cores (cached after the first run).
 bench-decontam: install
 	$(VENV)/bin/python benchmarks/decontam_scale.py --cache-dir outputs/.bench-cache
+
+# ingest -> decontaminate -> route -> generate at 100k prompts (llm-katan echo): peak RSS per pass and
+# Prefect's share of wall time (direct stage calls vs the build flow's tasks). ~30-40 min on 2 cores.
+bench-scale: install
+	$(VENV)/bin/python benchmarks/scale_100k.py
 
 calibrate: install
 	$(VENV)/bin/python benchmarks/calibrate_decontam.py
