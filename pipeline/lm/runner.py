@@ -18,6 +18,7 @@ from pipeline.lm.base import ChatRequest, ChatResult, ProgressFn, request_key
 from pipeline.lm.cache import ResponseCache
 
 log = logging.getLogger(__name__)
+Pending = tuple[int, ChatRequest, str]  # (position in the batch, request, its cache key)
 
 
 class SingleRequestBackend(Protocol):
@@ -106,8 +107,8 @@ class CachedModel:
             log.info("%s: %d cached, sending %d to %s", self.name, done, len(unanswered), self.endpoint)
             batched = hasattr(self.backend, "complete_batch")
             answer = self._answer_batched if batched else self._answer_pooled
-            positions = list(unanswered)
-            for first, result in answer([requests[i] for i in positions], positions):
+            todo = [(i, requests[i], key) for i, key in unanswered.items()]
+            for first, result in answer(todo):
                 group = copies[unanswered[first]]
                 for i in group:
                     results[i] = result
@@ -116,50 +117,45 @@ class CachedModel:
                     progress(done, len(requests))
         return [r for r in results if r is not None]
 
-    def _answer_pooled(
-        self, batch: list[ChatRequest], positions: list[int]
-    ) -> Iterator[tuple[int, ChatResult]]:
+    def _answer_pooled(self, todo: list[Pending]) -> Iterator[tuple[int, ChatResult]]:
         """One request per worker thread; yields results in completion order. Requests are fed
         to the pool as earlier ones finish (a small window, not the whole batch), so memory
         stays flat however many requests a stage sends."""
-        todo = iter(zip(positions, batch))
+        queue = iter(todo)
         window = self.max_concurrency * 2
         with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool:
-            running: dict[Future[ChatResult], tuple[int, ChatRequest]] = {}
+            running: dict[Future[ChatResult], tuple[int, str]] = {}
             try:
                 while True:
-                    for i, request in islice(todo, window - len(running)):
-                        running[pool.submit(self._send, request)] = (i, request)
+                    for i, request, key in islice(queue, window - len(running)):
+                        running[pool.submit(self._send, request, key)] = (i, key)
                     if not running:
                         return
                     finished, _ = wait(running, return_when=FIRST_COMPLETED)
                     for future in finished:
-                        i, request = running.pop(future)
-                        yield i, self._record(request, future.result())
+                        i, key = running.pop(future)
+                        yield i, self._record(key, future.result())
             except BaseException:
                 for pending in running:
                     pending.cancel()
                 raise
 
-    def _answer_batched(
-        self, batch: list[ChatRequest], positions: list[int]
-    ) -> Iterator[tuple[int, ChatResult]]:
+    def _answer_batched(self, todo: list[Pending]) -> Iterator[tuple[int, ChatResult]]:
         """Engines that batch internally (vLLM offline) get chunks, not threads."""
-        size = self.batch_size
-        for start in range(0, len(batch), size):
-            chunk = batch[start : start + size]
+        for start in range(0, len(todo), self.batch_size):
+            chunk = todo[start : start + self.batch_size]
             if self.cache is not None:
-                self.cache.note_sent([self.key(r) for r in chunk], self.backend.model)
-            answers = self.backend.complete_batch(chunk)  # type: ignore[attr-defined]
-            for i, request, result in zip(positions[start : start + size], chunk, answers):
-                yield i, self._record(request, result)
+                self.cache.note_sent([key for _, _, key in chunk], self.backend.model)
+            answers = self.backend.complete_batch([request for _, request, _ in chunk])  # type: ignore[attr-defined]
+            for (i, _, key), result in zip(chunk, answers):
+                yield i, self._record(key, result)
 
-    def _send(self, request: ChatRequest) -> ChatResult:
+    def _send(self, request: ChatRequest, key: str) -> ChatResult:
         if self.cache is not None:
-            self.cache.note_sent([self.key(request)], self.backend.model)
+            self.cache.note_sent([key], self.backend.model)
         return self.backend.complete(request)
 
-    def _record(self, request: ChatRequest, result: ChatResult) -> ChatResult:
+    def _record(self, key: str, result: ChatResult) -> ChatResult:
         """Account for a fresh answer and make it durable before anyone uses it."""
         result.cached = False
         self.stats.add(
@@ -171,7 +167,7 @@ class CachedModel:
             completion_tokens=result.completion_tokens or 0,
         )
         if self.cache is not None:
-            self.cache.put(self.key(request), self.backend.model, result)
+            self.cache.put(key, self.backend.model, result)
         return result
 
     def close(self) -> None:
