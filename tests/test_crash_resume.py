@@ -114,21 +114,21 @@ def test_killed_build_resumes_to_the_uninterrupted_release(tmp_path: Path) -> No
 
     finish(RB, reference, env, tmp_path / "reference.log")
 
-    # 1. Killed mid-generation: routing is done and generation has sent a few requests.
-    process = start(RB, crashed, env, log)
-    wait_for("routing", lambda: (run_dir / "route/prompts.parquet").exists(), process, log)
-    routed_at = journal_count(cache)
-    wait_for("generation requests", lambda: journal_count(cache) >= routed_at + 12, process, log)
-    assert not (run_dir / "generate/completions.parquet").exists()
-    kill_tree(process)
+    def kill_mid_stage(upstream: str, requests: int, output: str) -> None:
+        """Run the build until the stage before has written `upstream` and this one has sent
+        `requests` LM requests, then kill the whole tree before it writes `output`."""
+        process = start(RB, crashed, env, log)
+        wait_for(upstream, lambda: (run_dir / upstream).exists(), process, log)
+        started_at = journal_count(cache)
+        wait_for(f"{requests} requests after {upstream}", lambda: journal_count(cache) >= started_at + requests,
+                 process, log)  # fmt: skip
+        assert not (run_dir / output).exists()
+        kill_tree(process)
 
+    # 1. Killed mid-generation: routing is done and generation has sent a few requests.
+    kill_mid_stage("route/prompts.parquet", 12, "generate/completions.parquet")
     # 2. Resumed, then killed mid-labeling: judges have answered a few requests.
-    process = start(RB, crashed, env, log)
-    wait_for("generation", lambda: (run_dir / "generate/completions.parquet").exists(), process, log)
-    generated_at = journal_count(cache)
-    wait_for("judge requests", lambda: journal_count(cache) >= generated_at + 8, process, log)
-    assert not (run_dir / "label/labels.parquet").exists()
-    kill_tree(process)
+    kill_mid_stage("generate/completions.parquet", 8, "label/labels.parquet")
 
     # 3. Resumed, then killed while the release table is half written.
     marker = tmp_path / "paused-write"
