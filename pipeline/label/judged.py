@@ -126,11 +126,8 @@ def label_judged(
     return out
 
 
-def is_disagreement(result: LabelResult) -> bool:
-    return result.label == "abstain" and result.evidence.get("status") == "disagreed"
-
-
-def request_failed(result: LabelResult) -> bool:
-    """No label because a judge's request failed for good: a failed item, retried on rerun."""
-    return result.label == "abstain" and result.evidence.get("status") == "request-failed"
-
+def unlabeled_because(result: LabelResult) -> str:
+    """Why a judged completion has no label, where that matters to the decision log: the judges
+    disagreed (dropped), or a judge's request failed for good (a failed item, retried on rerun)."""
+    status = str(result.evidence.get("status", ""))
+    return status if result.label == "abstain" and status in ("disagreed", "request-failed") else ""

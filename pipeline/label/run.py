@@ -80,8 +80,7 @@ def automatic(
         else:
             results = judged.label_judged(subset, group, prompts, cfg, base_dir, get_model, progress)
         for c, result, labeler in results:
-            gap = "disagreed" if judged.is_disagreement(result) else "request-failed" if judged.request_failed(result) else ""
-            labeled[c.completion_id] = (_to_label(c, result, labeler), gap)
+            labeled[c.completion_id] = (_to_label(c, result, labeler), judged.unlabeled_because(result))
     return [labeled[c.completion_id] for c in completions]
 
 
