@@ -83,15 +83,8 @@ def call_with_retries(
         before_sleep=before_sleep,
         reraise=True,
     )
-    attempts = 0
-
-    def counted() -> Any:
-        nonlocal attempts
-        attempts += 1
-        return call()
-
     try:
-        return retrying(counted), attempts
+        return retrying(call), retrying.statistics["attempt_number"]
     except BaseException as exc:
-        exc.attempts = attempts  # type: ignore[attr-defined]
+        exc.attempts = retrying.statistics.get("attempt_number", 1)  # type: ignore[attr-defined]
         raise
