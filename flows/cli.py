@@ -11,6 +11,7 @@ from typing import Any, NoReturn, Optional
 
 import typer
 
+from flows.prefect_server import ServerError, start_private_server
 from flows.ui import report_to_running_ui, run_ui
 
 app = typer.Typer(add_completion=False, help="Build, validate and publish reward-model benchmarks.")
@@ -69,23 +70,28 @@ def build(
     except ConfigError as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(2) from None
-    report_to_running_ui(typer.echo)  # `rb ui` running here: the build shows up in its UI
     _quiet_prefect()
-    from flows.build import build as build_flow
-
     interrupted = _interrupt_on_signals()
     try:
+        # `rb ui` running here: the build shows up in its UI. No server at all: one of our own.
+        if report_to_running_ui(typer.echo) is None and not os.environ.get("PREFECT_API_URL"):
+            start_private_server(Path(cfg.output_dir) / cfg.version / ".prefect/server.log", typer.echo)
+        from flows.build import build as build_flow
+
         summary = build_flow(config_path=str(config), version=version)
     except KeyboardInterrupt:
         _exit_interrupted()
+    except ServerError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from None
     except (LMError, SourceError, EmbeddingError, ReleaseValidationError, DatasetError, RunLocked) as exc:
         if interrupted.is_set():
             _exit_interrupted()
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(1) from None
     except Exception:
-        # A terminal's Ctrl-C reaches Prefect's temporary server too; the error its death causes
-        # on the way out must not hide the interrupt.
+        # A terminal's Ctrl-C reaches a server started outside `rb` in the same terminal too; the
+        # error its death causes on the way out must not hide the interrupt.
         if interrupted.is_set():
             _exit_interrupted()
         raise

@@ -1,10 +1,10 @@
 """`rb ui`: a local Prefect server with its UI, the build flow served on it, and the hook through
 which `rb build` reports to that server.
 
-The server is a child process in its own process group, so Ctrl-C in the terminal reaches `rb ui`
-and not the server: `rb ui` stops serving, then stops the server and every process below it, by
-process id. A small state file (url and process ids) lets other `rb` commands find the server; it
-is removed on exit.
+The server (see flows/prefect_server.py) is a child process in its own session, so Ctrl-C in the
+terminal reaches `rb ui` and not the server: `rb ui` stops serving, then stops the server and every
+process below it, by process id (and the server exits by itself if `rb ui` is killed). A small
+state file (url and process ids) lets other `rb` commands find the server; it is removed on exit.
 Nothing here imports Prefect at module level: PREFECT_* variables must be set before it is imported.
 """
 
@@ -15,25 +15,19 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
-import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from flows import processes
+from flows.prefect_server import ServerError, client_host, healthy, server_env, start_server, wait_healthy
 
 STATE_FILE = Path("outputs/.prefect-ui.json")  # relative to the directory `rb` runs in
 STATE_ENV = "RB_UI_STATE"  # names another state file (the tests keep their server apart this way)
 DEPLOYMENT = "rb-build"
 Echo = Callable[[str], None]
-
-
-class UiError(RuntimeError):
-    """The server would not start or stopped by itself."""
 
 
 @dataclass(frozen=True)
@@ -50,16 +44,6 @@ class UiServer:
 
 def state_path() -> Path:
     return Path(os.environ.get(STATE_ENV) or STATE_FILE)
-
-
-def healthy(api_url: str, timeout_s: float = 2.0) -> bool:
-    """Does the Prefect API answer its health check? (No proxy: the server is on this machine.)"""
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(f"{api_url}/health", timeout=timeout_s) as resp:
-            return resp.status == 200
-    except OSError:
-        return False
 
 
 def running_server(path: Path | None = None) -> UiServer | None:
@@ -103,50 +87,10 @@ def _remove_state(path: Path) -> None:
         pass
 
 
-def _client_host(host: str) -> str:
-    """Where a browser on this machine reaches a server listening on `host`."""
-    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-
-
-def server_env(home: Path, host: str, port: int) -> dict[str, str]:
-    """Environment of the server: its own PREFECT_HOME (SQLite database), the UI on (`rb build`'s
-    temporary servers run without it), no analytics, and the API address the UI's pages call."""
-    api_url = f"http://{_client_host(host)}:{port}/api"
-    return {
-        **os.environ,
-        "PREFECT_HOME": str(home),
-        "PREFECT_API_URL": api_url,
-        "PREFECT_UI_API_URL": api_url,
-        "PREFECT_SERVER_API_HOST": host,
-        "PREFECT_SERVER_API_PORT": str(port),
-        "PREFECT_UI_ENABLED": "true",
-        "PREFECT_SERVER_UI_ENABLED": "true",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    }
-
-
-def start_server(home: Path, host: str, port: int) -> subprocess.Popen[bytes]:
-    """`prefect server start` in its own process group, its output in HOME/server.log."""
-    prefect = Path(sys.executable).with_name("prefect")
-    command = [str(prefect), "server", "start", "--host", host, "--port", str(port)]
-    with open(home / "server.log", "ab") as log:
-        return subprocess.Popen(command, env=server_env(home, host, port), stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
-
-
-def wait_healthy(server: subprocess.Popen[bytes], api_url: str, log: Path, timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not healthy(api_url):
-        if server.poll() is not None or time.monotonic() > deadline:
-            tail = log.read_text(errors="replace")[-2000:] if log.is_file() else ""
-            raise UiError(f"the Prefect server did not come up at {api_url} (log {log}):\n{tail}")
-        time.sleep(0.3)
-
-
 def port_in_use(host: str, port: int) -> bool:
     """Does something already listen there? (Its health check could pass for our server's.)"""
     try:
-        with socket.create_connection((_client_host(host), port), timeout=1):
+        with socket.create_connection((client_host(host), port), timeout=1):
             return True
     except OSError:
         return False
@@ -231,10 +175,10 @@ def run_ui(host: str, port: int, home: Path, config: str | None, echo: Echo = pr
         return 1
     home = home.resolve()
     home.mkdir(parents=True, exist_ok=True)
-    url = f"http://{_client_host(host)}:{port}"
+    url = f"http://{client_host(host)}:{port}"
     # Ctrl-C (even where the shell started us with SIGINT ignored) and SIGTERM stop `rb ui` alike.
     previous = {sig: signal.signal(sig, _raise_interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
-    process = start_server(home, host, port)
+    process = start_server(host, port, server_env(host, port, home), home / "server.log")
     stopping = threading.Event()
     exited: int | None = None  # the server's exit code, had it stopped by itself
     try:
@@ -255,7 +199,7 @@ def run_ui(host: str, port: int, home: Path, config: str | None, echo: Echo = pr
             serve_build(config, ui, echo)
     except KeyboardInterrupt:
         pass
-    except UiError as exc:
+    except ServerError as exc:
         echo(f"error: {exc}")
         return 1
     finally:

@@ -7,6 +7,7 @@ fewer prompts and tokens. (The demo itself takes ~13 min a build here; this test
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -20,6 +21,7 @@ from typing import Callable
 import pyarrow.parquet as pq
 import pytest
 
+from flows import processes
 from pipeline.io import read_decision_log
 from tests.configs import isolated_config
 
@@ -31,15 +33,14 @@ CONFIG = ROOT / "tests/data/tiny.yaml"
 
 
 def env_for(tmp: Path) -> dict[str, str]:
-    """Each build starts Prefect's own temporary server on a private database."""
+    """Each build starts its own Prefect server on a private database."""
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
-    env.update(PREFECT_HOME=str(tmp / "prefect-home"), PREFECT_SERVER_ANALYTICS_ENABLED="false", HF_HUB_OFFLINE="1",
-               PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="300")  # a fresh database migrates first
+    env.update(PREFECT_HOME=str(tmp / "prefect-home"), PREFECT_SERVER_ANALYTICS_ENABLED="false", HF_HUB_OFFLINE="1")
     return env
 
 
 def start(cmd: list[str], config: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    # A session of its own: the kill below reaches the build and every process it started.
+    # A session of its own, like a build started from another terminal.
     with log.open("ab") as handle:
         return subprocess.Popen([*cmd, "build", "--config", str(config)], cwd=ROOT, env=env, stdout=handle,
                                 stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
@@ -72,13 +73,19 @@ def wait_for(what: str, ready: Callable[[], bool], process: subprocess.Popen[byt
 
 
 def kill_tree(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the build's session and every process below the build (its Prefect server runs in a
+    session of its own), all at once: nothing gets to clean up."""
+    tree = processes.descendants(process.pid)
     os.killpg(process.pid, signal.SIGKILL)
+    for pid in tree:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     process.wait(timeout=60)
-    # Wait until no process of that session is left (children reparented to init die too).
+    # Wait until no process of that session or tree is left (children reparented to init die too).
     deadline = time.monotonic() + 60
-    while session_alive(process.pid) and time.monotonic() < deadline:
+    while (session_alive(process.pid) or any(map(processes.alive, tree))) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not session_alive(process.pid)
+    assert not session_alive(process.pid) and not any(map(processes.alive, tree))
 
 
 def session_alive(sid: int) -> bool:

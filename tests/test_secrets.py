@@ -43,7 +43,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from flows.ui import start_server, wait_healthy
+from flows.prefect_server import server_env, start_server, wait_healthy
 from pipeline.lm.local import free_port
 from tests.hub_server import HubServer, use_loopback_client
 from tests.servers import katan, prefect_artifacts
@@ -203,7 +203,7 @@ def prefect(work: Path) -> Iterator[Prefect]:
     home = work / "prefect-server-home"
     home.mkdir()
     port = free_port()
-    process = start_server(home, "127.0.0.1", port)
+    process = start_server("127.0.0.1", port, server_env("127.0.0.1", port, home), home / "server.log")
     server = Prefect(f"http://127.0.0.1:{port}/api", home, process)
     try:
         wait_healthy(process, server.api, home / "server.log")
