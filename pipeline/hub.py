@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, constants
+from huggingface_hub import CommitInfo, CommitOperationAdd, CommitOperationDelete, HfApi, constants
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
 BRANCH = "main"
@@ -78,6 +78,9 @@ class Redactor:
         return text.replace(self.token, "***") if self.token else text
 
     def error(self, what: str, exc: Exception) -> PublishError:
+        """The error to raise instead of `exc`. Raise it after the `except` block: raised inside,
+        it would keep `exc` as its __context__, and a Hub error holds the request, token header and
+        all."""
         return PublishError(self(f"{what}: {type(exc).__name__}: {exc}"))
 
 
@@ -99,13 +102,29 @@ class HubPublisher:
         try:
             return fn(*args, repo_type="dataset", **kwargs)
         except (HfHubHTTPError, OSError, ValueError) as exc:
-            raise self.redact.error(f"{self.repo}: {what}", exc) from None
+            failure = self.redact.error(f"{self.repo}: {what}", exc)
+        raise failure
+
+    def _commit(self, **kwargs: Any) -> CommitInfo:
+        """One commit on the repo; HTTP 412 means the branch moved since `parent_commit` was read."""
+        try:
+            return self.api.create_commit(self.repo, repo_type="dataset", **kwargs)
+        except HfHubHTTPError as exc:
+            if exc.response is not None and exc.response.status_code == 412:
+                failure = PublishError(f"{self.repo}: {BRANCH} moved while publishing (someone committed "
+                                       "meanwhile); nothing was committed: run publish again")  # fmt: skip
+            else:
+                failure = self.redact.error(f"{self.repo}: committing", exc)
+        except (OSError, ValueError) as exc:
+            failure = self.redact.error(f"{self.repo}: committing", exc)
+        raise failure
 
     def user(self) -> str:
         try:
             return self.api.whoami()["name"]
         except (HfHubHTTPError, OSError, ValueError) as exc:
-            raise self.redact.error(f"{self.api.endpoint}: the token was not accepted", exc) from None
+            failure = self.redact.error(f"{self.api.endpoint}: the token was not accepted", exc)
+        raise failure
 
     def exists(self) -> bool:
         try:
@@ -114,7 +133,8 @@ class HubPublisher:
         except RepositoryNotFoundError:
             return False
         except (HfHubHTTPError, OSError) as exc:
-            raise self.redact.error(f"{self.repo}: cannot read the repository", exc) from None
+            failure = self.redact.error(f"{self.repo}: cannot read the repository", exc)
+        raise failure
 
     def remote_files(self, revision: str) -> dict[str, str]:
         """Path -> content id (LFS sha256, else git blob sha1) of the files at a revision."""
@@ -149,19 +169,10 @@ class HubPublisher:
         operations: list[Any] = [CommitOperationAdd(path_in_repo=p, path_or_fileobj=files[p]) for p in sorted(files)]
         operations += [CommitOperationDelete(path_in_repo=p) for p in stale]
         self.log(f"committing {len(changed)} changed files and {len(stale)} deletions to {self.repo} as {user}")
-        try:
-            commit = self.api.create_commit(
-                self.repo, operations=operations, commit_message=f"Release {version}", repo_type="dataset",
-                commit_description=f"Benchmark release `{version}`: {len(files)} files.", parent_commit=head,
-                create_pr=create_pr,
-            )  # fmt: skip
-        except HfHubHTTPError as exc:
-            if exc.response is not None and exc.response.status_code == 412:
-                raise PublishError(f"{self.repo}: {BRANCH} moved while publishing (someone committed meanwhile); "
-                                   "nothing was committed: run publish again") from None  # fmt: skip
-            raise self.redact.error(f"{self.repo}: committing", exc) from None
-        except (OSError, ValueError) as exc:
-            raise self.redact.error(f"{self.repo}: committing", exc) from None
+        commit = self._commit(
+            operations=operations, commit_message=f"Release {version}", parent_commit=head, create_pr=create_pr,
+            commit_description=f"Benchmark release `{version}`: {len(files)} files.",
+        )  # fmt: skip
         if create_pr:
             self.log(f"opened {commit.pr_url}; after it is merged, run publish again to tag {version}")
             return PublishResult(self.repo, version, "pull-request", commit.oid, None, commit.pr_url, changed, stale, url)

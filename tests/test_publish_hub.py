@@ -101,8 +101,9 @@ def test_a_concurrent_commit_fails_cleanly_and_a_retry_builds_on_it(
         return found
 
     monkeypatch.setattr(pub, "remote_files", listing_then_someone_commits)
-    with pytest.raises(PublishError, match="main moved while publishing"):
+    with pytest.raises(PublishError, match="main moved while publishing") as moved:
         pub.publish("v1", files)
+    assert moved.value.__context__ is None
     assert hub.tags(REPO) == {} and hub.commits(REPO)[-1]["title"] == "Concurrent commit"
 
     result = publisher(hub).publish("v1", files)
@@ -134,6 +135,8 @@ def test_the_token_never_appears_in_messages(hub: HubServer, tmp_path: Path, cfg
     with pytest.raises(PublishError) as failure:
         publisher(hub, token=wrong).publish("v1", release_files(release(tmp_path, cfg, "v1")))
     assert "not accepted" in str(failure.value) and wrong not in str(failure.value)
+    # Not even kept out of sight: the Hub's error holds the request, Authorization header included.
+    assert failure.value.__context__ is None and failure.value.__cause__ is None
     with pytest.raises(PublishError, match="no Hub token"):
         HubPublisher(REPO, "", hub.url)
     with pytest.MonkeyPatch.context() as offline:
