@@ -81,10 +81,9 @@ def build(
         summary = build_flow(config_path=str(config), version=version)
     except KeyboardInterrupt:
         _exit_interrupted()
-    except ServerError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(1) from None
-    except (LMError, SourceError, EmbeddingError, ReleaseValidationError, DatasetError, RunLocked) as exc:
+    except (
+        LMError, SourceError, EmbeddingError, ReleaseValidationError, DatasetError, RunLocked, ServerError
+    ) as exc:  # fmt: skip
         if interrupted.is_set():
             _exit_interrupted()
         typer.secho(f"error: {exc}", fg="red", err=True)

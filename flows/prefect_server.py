@@ -23,6 +23,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from flows import processes
 from pipeline.lm.local import free_port
 
 Echo = Callable[[str], None]
@@ -89,15 +90,10 @@ def wait_healthy(
         time.sleep(0.3)
 
 
-def stop_server(server: subprocess.Popen[bytes], grace_s: float = 10.0) -> None:
-    """SIGTERM (uvicorn shuts down cleanly), SIGKILL after `grace_s`."""
-    if server.poll() is None:
-        server.terminate()
-        try:
-            server.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+def stop_server(server: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (uvicorn shuts down cleanly), SIGKILL if it lingers; then reap it."""
+    processes.stop([server.pid])
+    server.wait()
 
 
 def start_private_server(log: Path, echo: Echo) -> str:
