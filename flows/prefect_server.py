@@ -18,13 +18,11 @@ import atexit
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
 from flows import processes
-from pipeline.lm.local import free_port
+from pipeline.lm.local import answers, free_port, wait_until_serving
 
 Echo = Callable[[str], None]
 STARTUP_LIMIT_S = 300.0  # a fresh PREFECT_HOME runs its migrations first: slow on a loaded machine
@@ -34,14 +32,9 @@ class ServerError(RuntimeError):
     """A Prefect server would not start or stopped by itself."""
 
 
-def healthy(api_url: str, timeout_s: float = 2.0) -> bool:
-    """Does the Prefect API answer its health check? (No proxy: the server is on this machine.)"""
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(f"{api_url}/health", timeout=timeout_s) as resp:
-            return resp.status == 200
-    except OSError:
-        return False
+def healthy(api_url: str) -> bool:
+    """Does the Prefect API answer its health check?"""
+    return answers(f"{api_url}/health")
 
 
 def client_host(host: str) -> str:
@@ -79,15 +72,10 @@ def start_server(host: str, port: int, env: dict[str, str], log: Path) -> subpro
 def wait_healthy(
     server: subprocess.Popen[bytes], api_url: str, log: Path, timeout_s: float = STARTUP_LIMIT_S
 ) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not healthy(api_url):
-        if server.poll() is not None or time.monotonic() > deadline:
-            tail = log.read_text(errors="replace")[-2000:] if log.is_file() else ""
-            state = f"exited with code {server.returncode}" if server.poll() is not None else "timed out"
-            raise ServerError(
-                f"the Prefect server did not come up at {api_url} ({state}; log {log}):\n{tail}"
-            )
-        time.sleep(0.3)
+    problem = wait_until_serving(server, f"{api_url}/health", timeout_s, interval_s=0.3)
+    if problem is not None:
+        tail = log.read_text(errors="replace")[-2000:] if log.is_file() else ""
+        raise ServerError(f"the Prefect server did not come up at {api_url} ({problem}; log {log}):\n{tail}")
 
 
 def stop_server(server: subprocess.Popen[bytes]) -> None:

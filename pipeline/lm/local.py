@@ -16,7 +16,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -32,6 +31,31 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def answers(url: str, timeout_s: float = 2.0) -> bool:
+    """Does `url` answer 200? No proxy: the servers we start are on this machine."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url, timeout=timeout_s) as resp:
+            return resp.status == 200
+    except OSError:  # URLError, connection refused or reset, timeouts
+        return False
+
+
+def wait_until_serving(
+    process: subprocess.Popen[bytes], url: str, timeout_s: float, interval_s: float = 0.25
+) -> str | None:
+    """Poll `url` until it answers 200 (None), or say why it never did: the process exited, or
+    `timeout_s` passed. A server we just started is ready only when it answers."""
+    deadline = time.monotonic() + timeout_s
+    while not answers(url):
+        if process.poll() is not None:
+            return f"exited with code {process.returncode}"
+        if time.monotonic() > deadline:
+            return f"not answering after {timeout_s:.0f}s"
+        time.sleep(interval_s)
+    return None
 
 
 class LlamaCppServer:
@@ -89,25 +113,13 @@ class LlamaCppServer:
 
     def _wait_healthy(self) -> None:
         assert self.process is not None
-        deadline = time.monotonic() + self.startup_timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                tail = self.log_tail()
-                self.stop()
-                raise BackendUnavailable(
-                    f"local model {self.alias!r}: llama.cpp server exited with code "
-                    f"{self.process.returncode} during start-up:\n{tail}"
-                )
-            try:
-                with urllib.request.urlopen(f"{self.base_url}/models", timeout=2) as resp:
-                    if resp.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            time.sleep(0.25)
+        problem = wait_until_serving(self.process, f"{self.base_url}/models", self.startup_timeout_s)
+        if problem is None:
+            return
+        tail = self.log_tail()
         self.stop()
         raise BackendUnavailable(
-            f"local model {self.alias!r}: llama.cpp server not healthy after {self.startup_timeout_s:.0f}s"
+            f"local model {self.alias!r}: llama.cpp server {problem} during start-up:\n{tail}"
         )
 
     def log_tail(self, lines: int = 20) -> str:
