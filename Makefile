@@ -6,10 +6,18 @@ VLLM_VENV ?= .venv-vllm
 # Native wheels built once per machine and reused by every clone (llama.cpp takes ~10 min to build).
 WHEEL_CACHE ?= $(HOME)/.cache/rbbench/wheels
 LLAMA_VERSION := 0.3.36
-# The default native build segfaults on these CPUs (AMX tiles): build for AVX512 explicitly.
+# The default native build segfaults on some of these CPUs (AMX tiles), and an AVX512 build dies
+# with SIGILL on the ones without AVX512 (AMD EPYC machines here): pick the instruction set from
+# what this CPU reports, and keep one cached wheel per instruction set.
 # The multimodal (llava/mtmd) library is not used and roughly doubles the build time.
-LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX512=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON -DLLAVA_BUILD=OFF
-LLAMA_WHEEL_DIR := $(WHEEL_CACHE)/llama-avx512-nollava
+CPU_ISA := $(shell grep -q avx512f /proc/cpuinfo 2>/dev/null && echo avx512 || echo avx2)
+ifeq ($(CPU_ISA),avx512)
+LLAMA_ISA_ARGS := -DGGML_AVX512=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON
+else
+LLAMA_ISA_ARGS := -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+endif
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF $(LLAMA_ISA_ARGS) -DLLAVA_BUILD=OFF
+LLAMA_WHEEL_DIR := $(WHEEL_CACHE)/llama-$(CPU_ISA)-nollava
 LLAMA_WHEEL_STAMP := $(LLAMA_WHEEL_DIR)/.llama-cpp-python-$(LLAMA_VERSION)
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export HF_HUB_OFFLINE := 1
@@ -31,6 +39,8 @@ $(VENV)/.installed: pyproject.toml constraints.txt $(LLAMA_WHEEL_STAMP)
 	$(VENV)/bin/pip install -q -c constraints.txt torch==2.13.0
 	$(VENV)/bin/pip install -q -c constraints.txt --find-links $(LLAMA_WHEEL_DIR) \
 	  --only-binary llama-cpp-python -e ".[dev]"
+	# The wheel built for this CPU, even over one built for another instruction set.
+	$(VENV)/bin/pip install -q --no-deps --force-reinstall $(LLAMA_WHEEL_DIR)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
 	touch $@
 
 install: $(VENV)/.installed

@@ -14,13 +14,13 @@ import json
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from pipeline.config import DecontaminationConfig
-from pipeline.decontaminate import Detector
-from pipeline.embed import Embedder, EmbeddingCache
-from pipeline.evalsets import bundled_specs
-from pipeline.ingest import normalize
-from pipeline.overlap import canonical, ngrams, overlap
-from pipeline.similarity import top_k
+from pipeline.core.config import DecontaminationConfig
+from pipeline.decontam.detector import Detector
+from pipeline.decontam.embed import Embedder, EmbeddingCache
+from pipeline.decontam.evalsets import bundled_specs
+from pipeline.core.records import normalize
+from pipeline.decontam.overlap import canonical, ngrams, overlap
+from pipeline.decontam.similarity import top_k
 
 ROOT = Path(__file__).resolve().parent.parent
 

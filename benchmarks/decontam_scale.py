@@ -3,7 +3,7 @@
 Prints, measured side by side in one run:
 - encode throughput of the pipeline's Embedder as a ratio to sentence-transformers' own
   `SentenceTransformer.encode` on the same texts (alternating rounds, median);
-- exact top-k search time (pipeline.similarity.top_k) as a ratio to the bare brute-force matmul
+- exact top-k search time (pipeline.decontam.similarity.top_k) as a ratio to the bare brute-force matmul
   of the same embeddings (torch, 1024 queries per BLAS call, no selection) and to a direct
   faiss IndexFlatIP search;
 - the whole Detector.check (search + n-gram evidence) and the pool near-duplicate scan;
@@ -25,11 +25,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pipeline import similarity
-from pipeline.config import DecontaminationConfig
-from pipeline.decontaminate import Detector
-from pipeline.embed import Embedder, EmbeddingCache, _load_model
-from pipeline.evalsets import EvalItem
+from pipeline.decontam import similarity
+from pipeline.core.config import DecontaminationConfig
+from pipeline.decontam.detector import Detector
+from pipeline.decontam.embed import Embedder, EmbeddingCache, _load_model
+from pipeline.decontam.evalsets import EvalItem
 
 WORDS = (
     "apple river market train seven blue quickly engine theory garden number village doctor price "

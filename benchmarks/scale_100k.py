@@ -94,8 +94,8 @@ def _link(src: Path, dst: Path) -> None:
 def _seed_embeddings(spec: dict[str, Any], texts: list[str]) -> int:
     """Reuse vectors other runs computed (files are named by content hash, so only exact matches
     apply): the eval sets from the project's embedding cache, the pool from decontam_scale's."""
-    from pipeline.embed import content_hash
-    from pipeline.ingest import normalize
+    from pipeline.decontam.embed import content_hash
+    from pipeline.core.records import normalize
 
     embed_dir = Path(spec["config"]["embeddings"]["cache_dir"])
     seeded = 0
@@ -139,8 +139,8 @@ def _stage_report(outs: dict[str, Any]) -> dict[str, Any]:
 
 def _direct_stages(spec: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
     start = time.perf_counter()
-    from pipeline import stages
-    from pipeline.config import BuildConfig
+    from pipeline.stages import runners as stages
+    from pipeline.core.config import BuildConfig
 
     imported = time.perf_counter() - start
     ctx = stages.RunContext(BuildConfig.model_validate(spec["config"]), ROOT, f"bench-{spec['pass']}")
@@ -169,7 +169,7 @@ def _flow_stages(spec: dict[str, Any]) -> dict[str, Any]:
     from prefect import flow
 
     from flows import build as fb
-    from pipeline.config import BuildConfig
+    from pipeline.core.config import BuildConfig
 
     imported = time.perf_counter() - start
 

@@ -16,7 +16,7 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 
-from pipeline.io import StageOutput, read_rows
+from pipeline.core.io import StageOutput, read_rows
 from pipeline.evaluate.validate import checks_table
 from pipeline.evaluate.report import results_table
 

@@ -54,13 +54,13 @@ def build(
     version: Optional[str] = typer.Option(None, "--version", help="Override the config's version name."),
 ) -> None:
     """Run the whole build flow for one benchmark version."""
-    from pipeline.config import ConfigError, load_config
-    from pipeline.embed import EmbeddingError
+    from pipeline.core.config import ConfigError, load_config
+    from pipeline.decontam.embed import EmbeddingError
     from pipeline.evaluate.dataset import DatasetError
     from pipeline.evaluate.validate import ReleaseValidationError
-    from pipeline.io import RunLocked
+    from pipeline.core.io import RunLocked
     from pipeline.lm import LMError
-    from pipeline.sources import SourceError
+    from pipeline.core.sources import SourceError
 
     try:
         cfg = load_config(config, version)  # fail on a bad config before starting Prefect
@@ -118,7 +118,7 @@ def publish(
 ) -> None:
     """Upload a built release to the Hub as one commit and tag it with the version. Publishing a
     version again changes nothing; a version already published with other files is refused."""
-    from pipeline.hub import PublishError
+    from pipeline.release.hub import PublishError
 
     report_to_running_ui(typer.echo)
     _quiet_prefect()
@@ -167,7 +167,7 @@ def evaluate(
     from pipeline.evaluate.dataset import load_release, read_score_file
     from pipeline.evaluate.report import accuracy_report
     from pipeline.evaluate.run import baseline_reports, run_scorer_spec
-    from pipeline.io import atomic_write_text
+    from pipeline.core.io import atomic_write_text
     from pipeline.lm import LMError
     from pipeline.evaluate.report import results_table
 
@@ -196,7 +196,7 @@ def evaluate(
 
 def _eval_specs(eval_set: list[str], bundled: bool) -> list[str]:
     """The --eval-set values, plus every bundled set with --bundled (paths relative to the cwd)."""
-    from pipeline.evalsets import bundled_specs
+    from pipeline.decontam.evalsets import bundled_specs
 
     return list(eval_set) + (bundled_specs(Path.cwd()) if bundled else [])
 
@@ -217,10 +217,10 @@ def decontaminate(
     """Drop prompts that leak from downstream eval sets; print a one-screen summary."""
     from pydantic import ValidationError
 
-    from pipeline.config import DecontaminationConfig, describe_errors
-    from pipeline.decontaminate_file import decontaminate_file, summary_lines
-    from pipeline.embed import Embedder, EmbeddingCache, EmbeddingError
-    from pipeline.sources import SourceError
+    from pipeline.core.config import DecontaminationConfig, describe_errors
+    from pipeline.decontam.file_check import decontaminate_file, summary_lines
+    from pipeline.decontam.embed import Embedder, EmbeddingCache, EmbeddingError
+    from pipeline.core.sources import SourceError
 
     specs = _eval_specs(eval_set, bundled)
     if not specs:
@@ -254,13 +254,13 @@ def validate(
 ) -> None:
     """Check a release before publishing: schema, duplicates, baselines, model bias, contamination.
     Exits 1 when a check fails."""
-    from pipeline.config import ConfigError, DecontaminationConfig, ValidationConfig, load_config
-    from pipeline.decontaminate import Detector
-    from pipeline.embed import Embedder, EmbeddingCache, EmbeddingError
+    from pipeline.core.config import ConfigError, DecontaminationConfig, ValidationConfig, load_config
+    from pipeline.decontam.detector import Detector
+    from pipeline.decontam.embed import Embedder, EmbeddingCache, EmbeddingError
     from pipeline.evaluate.dataset import load_release
     from pipeline.evaluate.validate import checks_table, validate_release
-    from pipeline.io import atomic_write_text
-    from pipeline.sources import SourceError
+    from pipeline.core.io import atomic_write_text
+    from pipeline.core.sources import SourceError
 
     try:
         cfg = load_config(config) if config else None
@@ -307,8 +307,8 @@ def _annotate_tables(
     """The version, the annotation folder and the named stage tables (route/prompts, generate/completions,
     label/labels) of its run dir under the current directory; exits 2 on a bad config, 1 on a missing
     table."""
-    from pipeline.config import ConfigError, load_config
-    from pipeline.io import read_rows
+    from pipeline.core.config import ConfigError, load_config
+    from pipeline.core.io import read_rows
 
     try:
         cfg = load_config(config, version)
@@ -340,9 +340,9 @@ def annotate_export(
     """Write a sample of labeled completions as JSONL for people to check (not yet annotated first)."""
     from collections import Counter
 
-    from pipeline.io import atomic_write_text
+    from pipeline.core.io import atomic_write_text
     from pipeline.label.human import export_sample, load_annotations
-    from pipeline.records import Completion, Label, Prompt
+    from pipeline.core.records import Completion, Label, Prompt
 
     names = ["route/prompts.parquet", "generate/completions.parquet", "label/labels.parquet"]
     run_version, annotations_dir, tables = _annotate_tables(config, version, names)
@@ -379,7 +379,7 @@ def annotate_report(
 ) -> None:
     """Agreement of the automatic labelers with the human annotations, per subset and labeler."""
     from pipeline.label.human import agreement_report, annotation_issues, automatic_labels, load_annotations
-    from pipeline.records import Label
+    from pipeline.core.records import Label
 
     names = ["route/prompts.parquet", "label/labels.parquet"]
     _, annotations_dir, tables = _annotate_tables(config, version, names)

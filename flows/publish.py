@@ -15,8 +15,8 @@ from huggingface_hub import DatasetCard
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
-from pipeline.card import render_card
-from pipeline.hub import HubPublisher, PublishError, release_files
+from pipeline.release.card import render_card
+from pipeline.release.hub import HubPublisher, PublishError, release_files
 from flows.artifacts import artifact_key
 
 DEFAULT_SECRET_BLOCK = "hf-token"

@@ -10,8 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from pipeline.io import read_decision_log
-from pipeline.records import RB2_SCHEMA
+from pipeline.core.io import read_decision_log
+from pipeline.core.records import RB2_SCHEMA
 from tests.configs import isolated_config
 from tests.servers import prefect_artifacts
 

@@ -21,8 +21,8 @@ from pipeline.evaluate.run import (
     reward_model_spec,
     run_scorer_spec,
 )
-from pipeline.io import write_parquet
-from pipeline.records import RB2_SCHEMA, empty_metadata
+from pipeline.core.io import write_parquet
+from pipeline.core.records import RB2_SCHEMA, empty_metadata
 
 TEMPLATE = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
 ROWS = [

@@ -9,7 +9,7 @@ import yaml
 from typer.testing import CliRunner
 
 from flows.cli import app
-from pipeline.config import ConfigError, load_config
+from pipeline.core.config import ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 

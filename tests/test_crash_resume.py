@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from flows import processes
-from pipeline.io import read_decision_log
+from pipeline.core.io import read_decision_log
 from tests.configs import isolated_config
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,9 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
-from pipeline.io import write_parquet
+from pipeline.core.io import write_parquet
 from pipeline.lm.local import LlamaCppServer
-from pipeline.records import RB2_SCHEMA, empty_metadata
+from pipeline.core.records import RB2_SCHEMA, empty_metadata
 
 ROWS = [
     ("r1", "Math", "What is 2 + 2?", ["The answer is 4."], ["The answer is 5.", "It is 3.", "22"]),

@@ -12,7 +12,7 @@ import yaml
 from typer.testing import CliRunner
 
 from flows.cli import app
-from pipeline.io import read_rows, write_parquet
+from pipeline.core.io import read_rows, write_parquet
 from pipeline.label.human import (
     AnnotationSet,
     HumanLabel,
@@ -25,7 +25,7 @@ from pipeline.label.human import (
     load_annotations,
     unknown_ids,
 )
-from pipeline.records import Completion, Label, Prompt
+from pipeline.core.records import Completion, Label, Prompt
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELER = {"math": "math-verify", "precise_if": "instruction-checker"}
@@ -407,7 +407,7 @@ def test_cli_errors(run_dir: Path, command: str) -> None:
 
 
 def test_cli_reads_the_configs_annotations_dir(run_dir: Path) -> None:
-    from pipeline.config import BuildConfig
+    from pipeline.core.config import BuildConfig
 
     if "annotations_dir" not in BuildConfig.model_fields:
         pytest.skip("this config has no annotations_dir")

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import DecontaminationConfig, EvalSetConfig, IngestConfig, SourceConfig
-from pipeline.decontaminate import Detector, decontaminate
-from pipeline.embed import Embedder, EmbeddingCache
-from pipeline.ingest import ingest, normalize
-from pipeline.io import DecisionLog
-from pipeline.sources import SourceError
+from pipeline.core.config import DecontaminationConfig, EvalSetConfig, IngestConfig, SourceConfig
+from pipeline.decontam.detector import Detector, decontaminate
+from pipeline.decontam.embed import Embedder, EmbeddingCache
+from pipeline.core.records import normalize
+from pipeline.stages.ingest import ingest
+from pipeline.core.io import DecisionLog
+from pipeline.core.sources import SourceError
 
 
 def write(path: Path, lines: list[str | bytes]) -> Path:

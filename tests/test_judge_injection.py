@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import load_config
+from pipeline.core.config import load_config
 from pipeline.label.judges import Question, run_panel
 from pipeline.lm import ModelPool
-from pipeline.records import short_hash
+from pipeline.core.records import short_hash
 
 ROOT = Path(__file__).resolve().parent.parent
 PARIS = "The capital of France is Paris."

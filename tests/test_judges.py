@@ -8,8 +8,8 @@ from typing import Sequence
 
 import pytest
 
-from pipeline.config import RoutingConfig
-from pipeline.io import DecisionLog
+from pipeline.core.config import RoutingConfig
+from pipeline.core.io import DecisionLog
 from pipeline.label.judges import (
     Question,
     Vote,
@@ -21,9 +21,11 @@ from pipeline.label.judges import (
     run_panel,
 )
 from pipeline.lm import ChatRequest, ChatResult
-from pipeline.records import Prompt
-from pipeline.route import llm_classifier, route
-from pipeline.transforms import parse_rewrite
+from pipeline.core.records import Prompt
+from pipeline.stages.route import llm_classifier, route
+from pipeline.subsets.base import LabelEnv, Templates
+from pipeline.subsets.registry import enabled, registered
+from pipeline.subsets.rewrite import parse_rewrite
 
 FACT = ("accurate", "inaccurate")
 FOCUS = ("on_topic", "off_topic")
@@ -169,7 +171,8 @@ def test_route_by_tags_classifier_and_both() -> None:
         log = DecisionLog("route", "t")
         classify = None
         if mode != "tags":
-            classify = llm_classifier(routing, ["ties", "math", "focus"], "{subsets}\n{prompt}", {"j": judge}.__getitem__)
+            hints = {key: registered()[key].route_hint for key in ("ties", "math", "focus")}
+            classify = llm_classifier(routing, hints, "{subsets}\n{prompt}", {"j": judge}.__getitem__)
         routed = route(prompts, routing, {"ties", "math", "focus"}, log, classify)
         assert {p.prompt_id: p.subset for p in routed} == expected, mode
         log.check_balance(len(prompts))
@@ -196,7 +199,7 @@ def test_parse_rewrite(raw: str, original: str, expected: str | None) -> None:
 
 
 def _config_with_panels():  # type: ignore[no-untyped-def]
-    from pipeline.config import BuildConfig
+    from pipeline.core.config import BuildConfig
 
     panel = {"models": ["j1", "j2"], "policy": "majority", "max_tokens": 8, "explain": False}
     base = {"models": ["j1"], "samples_per_model": 1}
@@ -209,9 +212,9 @@ def _config_with_panels():  # type: ignore[no-untyped-def]
 
 
 def _completion(cid: str, pid: str, subset: str, text: str, asked: str = "", method: str = "natural"):  # type: ignore[no-untyped-def]
-    from pipeline.records import Completion
+    from pipeline.core.records import Completion
 
-    return Completion(cid, pid, subset, "gen", method, 0, asked, text, "stop", 1, 1, "{}", "{}")
+    return Completion(cid, pid, subset, "gen", method, 0, asked, text, "stop", 1, 1, "{}")
 
 
 # (subset, prompt metadata, completion text, what the text the judge sees must contain,
@@ -244,17 +247,18 @@ def test_judged_subset_labels(subset: str, meta: dict, text: str, sees: str | No
                               v2: str | None, label: str, status: str, tmp_path) -> None:  # type: ignore[no-untyped-def]  # fmt: skip
     from pathlib import Path
 
-    from pipeline.label.judged import label_judged
-
     root = Path(__file__).resolve().parent.parent
     judges = {n: Scripted(n, lambda _, v=v: ChatResult(text=json.dumps({"verdict": v}) if v else "no idea"))
               for n, v in (("j1", v1), ("j2", v2))}  # fmt: skip
     prompt = _prompt("p1", "What is the capital of France?", **meta)
     # A Ties answer is judged against the text it was asked with (here: the narrower ref prompt).
     c = _completion("c1", "p1", subset, text, asked="Name the sky's color" if subset == "ties" else prompt.text)
-    ((_, result, labeler),) = label_judged(subset, [c], {"p1": prompt}, _config_with_panels(), root, judges.__getitem__)
+    labeler = enabled(_config_with_panels())[subset].labeler(LabelEnv(Templates(root / "prompts"), judges.__getitem__))
+    (result,) = labeler.label([c], {"p1": prompt})
+    # The status says why there is no label; the evidence keeps the panel's own status either way.
     assert (result.label, result.evidence.get("status")) == (label, status), result
-    assert labeler == f"{subset}-judges[majority:j1+j2]"
+    assert result.status == (status if label == "abstain" else "")
+    assert labeler.name == f"{subset}-judges[majority:j1+j2]"
     if sees is not None:
         assert sees in judges["j1"].seen[0].messages[-1][1]
     else:
@@ -264,7 +268,7 @@ def test_judged_subset_labels(subset: str, meta: dict, text: str, sees: str | No
 def test_unusable_rewrites_are_retried_and_every_attempt_logged(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from pathlib import Path
 
-    from pipeline.generate import Planner, run_transforms
+    from pipeline.stages.generate import run_transforms
 
     root = Path(__file__).resolve().parent.parent
     replies = iter(['{"rewritten": "<the new question>"}', '{"rewritten": "How do I bake rye bread?"}'])
@@ -276,7 +280,8 @@ def test_unusable_rewrites_are_retried_and_every_attempt_logged(tmp_path) -> Non
 
     prompt = Prompt("p1", "How do I make bread rise better?", "s", "1", 1, "focus")
     log = DecisionLog("generate", "t")
-    rewritten, rows = run_transforms(Planner(_config_with_panels(), root), [prompt], Pool(), log, None)  # type: ignore[arg-type]
+    transforms = enabled(_config_with_panels())["focus"].transforms(prompt, Templates(root / "prompts"))
+    rewritten, rows = run_transforms(transforms, [prompt], Pool(), log, None)  # type: ignore[arg-type]
     assert rewritten == {"p1": "How do I bake rye bread?"}
     assert [r["problem"] for r in rows] == ["placeholder '<the new question>' instead of a question", None]
     assert [(d.decision, d.reason) for d in log.rows] == [("failed", "focus-rewrite-unusable"), ("kept", "focus-rewrite")]

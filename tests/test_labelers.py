@@ -45,7 +45,7 @@ def test_math_abstains_on_tied_majority() -> None:
 
 
 def test_bounded_math_grading_matches_in_process_and_abstains_past_the_limit() -> None:
-    from pipeline.label.math import label_math_bounded
+    from pipeline.label.math_worker import label_math_bounded
 
     groups = [(["The answer is 7", "7", "I think 8"], None), (["It is 225.", "224"], "225"), ([], "1")]
     bounded = label_math_bounded(groups, time_limit_s=60)

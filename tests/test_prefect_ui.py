@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from flows import processes
-from pipeline.io import read_decision_log
+from pipeline.core.io import read_decision_log
 from pipeline.lm.local import free_port
 from tests.chromium import render, table_rows, visible_text
 from tests.configs import isolated_config

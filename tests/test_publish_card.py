@@ -11,10 +11,10 @@ import pytest
 import yaml
 from huggingface_hub import DatasetCard
 
-from pipeline.config import load_config
+from pipeline.core.config import load_config
 from pipeline.evaluate.run import baseline_reports
-from pipeline.publish import load_previous, write_release
-from pipeline.records import RB2_SCHEMA, empty_metadata
+from pipeline.release.folder import load_previous, write_release
+from pipeline.core.records import RB2_SCHEMA, empty_metadata
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -14,8 +14,8 @@ import datasets
 import pytest
 from huggingface_hub import snapshot_download
 
-from pipeline.config import load_config
-from pipeline.hub import HubPublisher, PublishError, release_files
+from pipeline.core.config import load_config
+from pipeline.release.hub import HubPublisher, PublishError, release_files
 from tests.hub_server import HubServer, use_loopback_client
 from tests.test_publish_card import build_release, release_rows
 

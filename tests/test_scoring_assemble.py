@@ -7,12 +7,14 @@ import math
 
 import pytest
 
-from pipeline.assemble import assemble
+from pipeline.stages.assemble import assemble as assemble_rows
+from pipeline.stages.assemble import candidates
+from pipeline.subsets.registry import registered
 from pipeline.evaluate.report import accuracy_report, random_baseline
 from pipeline.evaluate.scorers import parse_rating
 from pipeline.evaluate.scoring import best_of_n_credit, final_score, ties_score
-from pipeline.io import DecisionLog
-from pipeline.records import Completion, Label, Prompt
+from pipeline.core.io import DecisionLog, records_frame
+from pipeline.core.records import COMPLETION_SCHEMA, LABEL_SCHEMA, Completion, Label, Prompt
 
 
 @pytest.mark.parametrize(
@@ -65,8 +67,18 @@ def test_parse_rating(reply: str, rating: float) -> None:
 
 
 def _completion(pid: str, model: str, k: int, text: str, subset: str = "math") -> Completion:
+    constraint = json.dumps({"type": "no_comma"}) if subset == "precise_if" else None
     return Completion(f"c_{pid}_{model}_{k}", pid, subset, model, "natural", k, "Q?", text, "stop", 3, 5, "{}",
-                      json.dumps({"constraint": {"type": "no_comma"}}) if subset == "precise_if" else "{}")
+                      constraint=constraint)
+
+
+def assemble(prompts: dict[str, Prompt], completions: list[Completion], labels: list[Label], k: int, seed: int,
+             log: DecisionLog) -> list[dict]:  # fmt: skip
+    """The assemble stage's logic on in-memory records: candidates joined with polars, then each
+    prompt's subset rule (the subsets bound to empty configs: assembly reads none of it)."""
+    pools = candidates(records_frame(completions, COMPLETION_SCHEMA).lazy(), records_frame(labels, LABEL_SCHEMA).lazy())
+    subsets = {key: cls(cls.config_class.model_construct(), None) for key, cls in registered().items()}  # type: ignore[arg-type]
+    return assemble_rows(prompts, pools, subsets, k, seed, log)
 
 
 def test_assembly_schema_diversity_and_drops() -> None:
@@ -96,7 +108,7 @@ def test_assembly_schema_diversity_and_drops() -> None:
     (drop,) = [d for d in log.rows if d.decision == "dropped"]
     assert drop.item_id == "p2" and drop.reason == "no-correct-candidate"
     # Unsettled candidates are counted in the drop's evidence: split judges apart from abstains.
-    split = [Label(lab.completion_id, lab.prompt_id, "abstain", None, "", "j", "1", json.dumps({"status": s}))
+    split = [Label(lab.completion_id, lab.prompt_id, "abstain", None, "", "j", "1", json.dumps({"status": s}), s)
              for lab, s in zip([x for x in labels if x.prompt_id == "p2"][:3], ("disagreed", "disagreed", "unparsed"))]
     kept = [x for x in labels if x.completion_id not in {y.completion_id for y in split}]
     log = DecisionLog("assemble", "t")
@@ -119,9 +131,8 @@ def test_accuracy_report_and_random_baseline() -> None:
 
 
 def _ties_completion(pid: str, role: str, k: int, text: str, ref: str = "Name the color of a clear sky.") -> Completion:
-    meta = {"ties_role": role, "ref_prompt": ref}
     return Completion(f"c_{role}_{k}", pid, "ties", "m1", "natural" if role == "tied" else "ties-ref", k,
-                      "Name a primary color." if role == "tied" else ref, text, "stop", 3, 2, "{}", json.dumps(meta))  # fmt: skip
+                      "Name a primary color." if role == "tied" else ref, text, "stop", 3, 2, "{}", role=role)  # fmt: skip
 
 
 def test_ties_pairs_assemble_whole_or_not_at_all() -> None:

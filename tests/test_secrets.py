@@ -326,7 +326,7 @@ def annotate_one_correct(work: Path) -> str:
 def library_errors(canaries: Canaries, katans: tuple[str, ...], hub: HubServer, release: Path,
                    monkeypatch: pytest.MonkeyPatch, work: Path) -> list[tuple[str, BaseException]]:  # fmt: skip
     """Refused credentials, raised by the library itself."""
-    from pipeline.hub import HubPublisher, PublishError, release_files
+    from pipeline.release.hub import HubPublisher, PublishError, release_files
     from pipeline.lm import BackendUnavailable, CachedModel, ChatRequest
     from pipeline.lm.anthropic_backend import AnthropicBackend
     from pipeline.lm.openai_compat import OpenAICompatBackend

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline import similarity
-from pipeline.overlap import canonical, ngrams, overlap
+from pipeline.decontam import similarity
+from pipeline.decontam.overlap import canonical, ngrams, overlap
 
 
 def unit(rows: int, dim: int, seed: int) -> np.ndarray:

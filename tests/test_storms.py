@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import yaml
 
-from pipeline.io import read_decision_log
+from pipeline.core.io import read_decision_log
 from pipeline.lm import BackendUnavailable
 from pipeline.lm.local import free_port
 from tests.servers import katan_server

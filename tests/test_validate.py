@@ -11,11 +11,11 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
-from pipeline.config import DecontaminationConfig, ValidationConfig
-from pipeline.decontaminate import Detector
-from pipeline.embed import Embedder, EmbeddingCache
+from pipeline.core.config import DecontaminationConfig, ValidationConfig
+from pipeline.decontam.detector import Detector
+from pipeline.decontam.embed import Embedder, EmbeddingCache
 from pipeline.evaluate.validate import failures, validate_release
-from pipeline.records import RB2_SCHEMA, empty_metadata
+from pipeline.core.records import RB2_SCHEMA, empty_metadata
 
 TOPICS = ["volcano", "violin", "glacier", "bakery", "satellite", "orchard", "lighthouse", "canal", "museum", "desert"]
 

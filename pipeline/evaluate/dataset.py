@@ -9,7 +9,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from pipeline.records import RB2_SCHEMA
+from pipeline.core.records import RB2_SCHEMA
 
 Row = dict[str, Any]
 REQUIRED = ("id", "prompt", "chosen", "rejected", "subset")

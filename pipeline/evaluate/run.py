@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-from pipeline.config import ModelConfig
+from pipeline.core.config import ModelConfig
 from pipeline.evaluate.report import accuracy_report, random_baseline
 from pipeline.evaluate.scorers import Row, Scorer, length_scorer, ranking_judge, ratings_judge
 from pipeline.lm import ModelPool

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from pipeline.lm import ChatRequest, LanguageModel
-from pipeline.records import derived_seed
+from pipeline.core.records import derived_seed
 
 Row = dict[str, Any]
 Scorer = Callable[[Sequence[Row]], list[list[float]]]

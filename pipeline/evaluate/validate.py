@@ -12,15 +12,15 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from pipeline.config import ValidationConfig
-from pipeline.decontaminate import Detector
-from pipeline.embed import EmbeddingCache
+from pipeline.core.config import ValidationConfig
+from pipeline.decontam.detector import Detector
+from pipeline.decontam.embed import EmbeddingCache
 from pipeline.evaluate.report import accuracy_report, random_baseline
 from pipeline.evaluate.run import length_report
 from pipeline.evaluate.scorers import Row, position_scorer
-from pipeline.overlap import canonical
-from pipeline.records import RB2_SCHEMA
-from pipeline.similarity import earlier_pairs_above
+from pipeline.decontam.overlap import canonical
+from pipeline.core.records import RB2_SCHEMA
+from pipeline.decontam.similarity import earlier_pairs_above
 
 TIES = "Ties"
 EXAMPLES = 10

@@ -14,9 +14,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping, Sequence
 
-from pipeline.records import Completion, Label, Prompt, derived_seed
+from pipeline.core.records import Completion, Label, Prompt, derived_seed
+from pipeline.label.base import LabelResult, Progress, passed
 
 HUMAN_LABELER = "human"
 HUMAN_LABELER_VERSION = "1"
@@ -159,40 +160,66 @@ def automatic_labels(labels: Iterable[Label]) -> list[Label]:
     return [automatic_label(label) for label in labels]
 
 
+class HumanLabeler:
+    """Human annotations as a labeler: a decided result for every agreed annotation, an abstain
+    (status "not-annotated" or "conflict") for the rest. Its decided results override the
+    automatic labels (`apply_annotations`)."""
+
+    name = HUMAN_LABELER
+    version = HUMAN_LABELER_VERSION
+
+    def __init__(self, annotations: AnnotationSet):
+        self.annotations = annotations
+
+    def result(self, completion_id: str) -> LabelResult:
+        human = self.annotations.labels.get(completion_id)
+        if human is None:
+            conflict = completion_id in self.annotations.conflicts
+            why = "annotators disagree" if conflict else "not annotated"
+            return LabelResult("abstain", why, status="conflict" if conflict else "not-annotated")
+        who = ", ".join(human.annotators)
+        reasoning = f"human annotation by {who}" + (f": {'; '.join(human.notes)}" if human.notes else "")
+        evidence = {"annotators": human.annotators, "notes": human.notes, "source": ", ".join(human.sources)}
+        return passed(human.label == "correct", reasoning, evidence)
+
+    def label(
+        self, completions: Sequence[Completion], prompts: Mapping[str, Prompt], progress: Progress | None = None
+    ) -> list[LabelResult]:
+        return [self.result(c.completion_id) for c in completions]
+
+
 def apply_annotations(
     labels: list[Label], annotations: AnnotationSet
 ) -> tuple[list[Label], list[dict[str, Any]]]:
     """Replace the label of every annotated completion with the human one (labeler "human"); the
     automatic label is kept in the evidence. Returns the labels and one override record per
     annotated completion. Conflicting annotations override nothing; see `unknown_ids` for typos."""
+    humans = HumanLabeler(annotations)
     out: list[Label] = []
     overrides: list[dict[str, Any]] = []
     for label in labels:
-        human = annotations.labels.get(label.completion_id)
-        if human is None:
+        result = humans.result(label.completion_id)
+        if not result.decided:
             out.append(label)
             continue
         auto = automatic_label(label)
-        who = ", ".join(human.annotators)
-        reasoning = f"human annotation by {who}" + (f": {'; '.join(human.notes)}" if human.notes else "")
         evidence = {
-            "annotators": human.annotators,
-            "notes": human.notes,
-            "source": ", ".join(human.sources),
+            **result.evidence,
             "automatic": {
                 "label": auto.label, "labeler": auto.labeler, "labeler_version": auto.labeler_version,
                 "reasoning": auto.reasoning, "score": auto.score, "evidence": _evidence(auto),
             },
         }  # fmt: skip
         out.append(
-            Label(label.completion_id, label.prompt_id, human.label, 1.0 if human.label == "correct" else 0.0,
-                  reasoning, HUMAN_LABELER, HUMAN_LABELER_VERSION,
+            Label(label.completion_id, label.prompt_id, result.label, result.score, result.reasoning,
+                  HumanLabeler.name, HumanLabeler.version,
                   json.dumps(evidence, sort_keys=True, ensure_ascii=False, default=str))
         )  # fmt: skip
+        human = annotations.labels[label.completion_id]
         overrides.append(
             {"completion_id": label.completion_id, "prompt_id": label.prompt_id,
-             "automatic_label": auto.label, "automatic_labeler": auto.labeler, "human_label": human.label,
-             "annotators": human.annotators, "changed": auto.label != human.label}
+             "automatic_label": auto.label, "automatic_labeler": auto.labeler, "human_label": result.label,
+             "annotators": human.annotators, "changed": auto.label != result.label}
         )  # fmt: skip
     return out, overrides
 

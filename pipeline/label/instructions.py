@@ -15,7 +15,7 @@ from typing import Any
 
 from pipeline.label.constraints import Constraint, SampleContext, build_registry, text
 from pipeline.label.constraints.base import check_value
-from pipeline.label.result import LabelResult
+from pipeline.label.base import LabelResult
 
 __all__ = [
     "VERSION",

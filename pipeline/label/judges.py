@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Callable, Literal, Sequence
 
 from pipeline.lm import ChatRequest, LanguageModel
-from pipeline.records import short_hash
+from pipeline.core.records import short_hash
 
 VERSION = "1"
 Policy = Literal["unanimous", "majority"]

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 from math_verify import parse, verify
 
-from pipeline.label.result import LabelResult
+from pipeline.label.base import LabelResult
 
 VERSION = "1"
 MAX_ANSWER_CHARS = 1500  # the tail of a completion that is parsed; bounds parse time
@@ -98,38 +98,4 @@ def label_math(completions: Sequence[str], reference: str | None) -> list[LabelR
             results.append(LabelResult("correct", f"{answer.shown} == {gold.shown}", 1.0, evidence))
         else:
             results.append(LabelResult("incorrect", f"{answer.shown} != {gold.shown}", 0.0, evidence))
-    return results
-
-
-# math-verify hands expressions to sympy, which can run for minutes on a pathological answer
-# ("9^9^9^9"). Its own timeouts use signals, which fail outside the main thread, so grading runs
-# in a child process (`python -m pipeline.label.math_worker`, one JSON line per prompt): a prompt
-# that overruns the time limit is abstained and the child replaced.
-TIME_LIMIT_S = 20.0
-
-Group = tuple[list[str], str | None]
-
-
-def _timed_out(group: Group, limit: float) -> list[LabelResult]:
-    why = f"math-verify did not finish within {limit:g}s; answer not graded"
-    return [LabelResult("abstain", why, evidence={"time_limit_s": limit}) for _ in group[0]]
-
-
-def label_math_bounded(groups: Sequence[Group], time_limit_s: float = TIME_LIMIT_S) -> list[list[LabelResult]]:
-    """`label_math` for many prompts, each prompt (its completions, its reference) within a time limit."""
-    from pipeline.label.math_worker import Worker
-
-    results: list[list[LabelResult]] = []
-    worker = Worker()
-    try:
-        for group in groups:
-            graded = worker.grade(group, time_limit_s)
-            if graded is None:
-                results.append(_timed_out(group, time_limit_s))
-                worker.close()
-                worker = Worker()
-            else:
-                results.append(graded)
-    finally:
-        worker.close()
     return results

@@ -1,7 +1,9 @@
-"""A child process that grades math answers: one JSON request per line in, one per line out.
+"""Math grading within a time limit, and the math-verify labeler built on it.
 
-It exists so that a hung sympy call can be stopped by killing a process, which is the only time
-limit that works for math-verify outside the main thread.
+math-verify hands expressions to sympy, which can run for minutes on a pathological answer
+("9^9^9^9"). Its own timeouts use signals, which fail outside the main thread, so grading runs
+in a child process (`python -m pipeline.label.math_worker`, one JSON line per prompt): a prompt
+that overruns the time limit is abstained and the child replaced.
 """
 
 from __future__ import annotations
@@ -13,8 +15,14 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict
+from typing import Mapping, Sequence
 
-from pipeline.label.result import LabelResult
+from pipeline.core.records import Completion, Prompt
+from pipeline.label import math
+from pipeline.label.base import LabelResult, Progress
+
+TIME_LIMIT_S = 20.0
+Group = tuple[list[str], str | None]
 
 
 class Worker:
@@ -57,12 +65,56 @@ class Worker:
             self._proc = None
 
 
-def main() -> None:
-    from pipeline.label.math import label_math
+def _timed_out(group: Group, limit: float) -> list[LabelResult]:
+    why = f"math-verify did not finish within {limit:g}s; answer not graded"
+    return [LabelResult("abstain", why, evidence={"time_limit_s": limit}, status="timeout") for _ in group[0]]
 
+
+def label_math_bounded(groups: Sequence[Group], time_limit_s: float = TIME_LIMIT_S) -> list[list[LabelResult]]:
+    """`math.label_math` for many prompts, each prompt (its completions, its reference) within a time limit."""
+    results: list[list[LabelResult]] = []
+    worker = Worker()
+    try:
+        for group in groups:
+            graded = worker.grade(group, time_limit_s)
+            if graded is None:
+                results.append(_timed_out(group, time_limit_s))
+                worker.close()
+                worker = Worker()
+            else:
+                results.append(graded)
+    finally:
+        worker.close()
+    return results
+
+
+class MathVerifyLabeler:
+    """Each prompt's completions graded together against its reference answer (the prompt's
+    `answer` metadata) or, without one, their majority answer."""
+
+    name = "math-verify"
+    version = math.VERSION
+
+    def label(
+        self, completions: Sequence[Completion], prompts: Mapping[str, Prompt], progress: Progress | None = None
+    ) -> list[LabelResult]:
+        per_prompt: dict[str, list[int]] = {}
+        for i, c in enumerate(completions):
+            per_prompt.setdefault(c.prompt_id, []).append(i)
+        refs = [prompts[pid].metadata.get("answer") for pid in per_prompt]
+        groups = [([completions[i].text for i in idx], str(ref) if ref is not None else None)
+                  for idx, ref in zip(per_prompt.values(), refs)]  # fmt: skip
+        out: list[LabelResult] = [LabelResult("abstain", "not graded")] * len(completions)
+        for idx, results in zip(per_prompt.values(), label_math_bounded(groups)):
+            for i, result in zip(idx, results):
+                out[i] = result
+        return out
+
+
+def main() -> None:
     for line in sys.stdin:
         request = json.loads(line)
-        results = label_math(request["completions"], request["reference"])
+        results = math.label_math(request["completions"], request["reference"])
         sys.stdout.write(json.dumps([asdict(r) for r in results], default=str) + "\n")
         sys.stdout.flush()
 

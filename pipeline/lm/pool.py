@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.config import ModelConfig
+from pipeline.core.config import ModelConfig
 from pipeline.lm.cache import ResponseCache
+from pipeline.lm.retry import RetryPolicy
 from pipeline.lm.runner import CachedModel, RequestStats, SingleRequestBackend
 
 
@@ -19,7 +20,7 @@ def build_backend(cfg: ModelConfig, models_dir: Path) -> SingleRequestBackend:
             cfg.provider_model,
             base_url=cfg.base_url,
             api_key_env=cfg.api_key_env or ("OPENAI_API_KEY" if cfg.base_url is None else None),
-            retry=cfg.retry_policy(),
+            retry=RetryPolicy.for_model(cfg),
             timeout_s=cfg.timeout_s,
             schema_style=cfg.structured_outputs,
         )
@@ -30,7 +31,7 @@ def build_backend(cfg: ModelConfig, models_dir: Path) -> SingleRequestBackend:
             cfg.provider_model,
             base_url=cfg.base_url,
             api_key_env=cfg.api_key_env or "ANTHROPIC_API_KEY",
-            retry=cfg.retry_policy(),
+            retry=RetryPolicy.for_model(cfg),
             timeout_s=cfg.timeout_s,
         )
     if cfg.backend == "vllm":
@@ -46,7 +47,7 @@ def build_backend(cfg: ModelConfig, models_dir: Path) -> SingleRequestBackend:
         models_dir,
         chat_format=cfg.chat_format,
         n_ctx=cfg.n_ctx,
-        retry=cfg.retry_policy(),
+        retry=RetryPolicy.for_model(cfg),
         timeout_s=cfg.timeout_s,
     )
 

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
+
+if TYPE_CHECKING:
+    from pipeline.core.config import ModelConfig
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +27,11 @@ class RetryPolicy:
     max_retries: int = 4
     initial_wait_s: float = 1.0
     max_wait_s: float = 30.0
+
+    @classmethod
+    def for_model(cls, cfg: "ModelConfig") -> "RetryPolicy":
+        """The policy a model's config asks for (`max_retries`, `retry_wait_s`, `retry_max_wait_s`)."""
+        return cls(cfg.max_retries, cfg.retry_wait_s, max(cfg.retry_wait_s, cfg.retry_max_wait_s))
 
     @property
     def attempts(self) -> int:

@@ -2,7 +2,7 @@
 
 The folder is README.md (the card, with `configs` in its YAML) plus one parquet file per subset
 under data/<config>/; `datasets.load_dataset(folder)` reads the default config (every subset) and
-`load_dataset(folder, "math")` one subset. Pushing it is `pipeline.hub`.
+`load_dataset(folder, "math")` one subset. Pushing it is `pipeline.release.hub`.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from pipeline.card import card_context, card_metadata, render_card, subset_data_file
-from pipeline.config import BuildConfig
-from pipeline.io import atomic_write_text, write_parquet
-from pipeline.records import RB2_SCHEMA
-from pipeline.sources import resolve
+from pipeline.release.card import card_context, card_metadata, render_card, subset_data_file
+from pipeline.core.config import BuildConfig
+from pipeline.core.io import atomic_write_text, write_parquet
+from pipeline.core.records import RB2_SCHEMA
+from pipeline.core.sources import resolve
 
 Row = dict[str, Any]
 

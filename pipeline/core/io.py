@@ -1,7 +1,9 @@
 """Tables on disk: atomic parquet writes, run directories, the decision log.
 
-Every file is written to a temporary name beside its target and renamed into place, so a reader
-(or a resumed run) sees either the old file or the new one, never half of one.
+Stage tables are polars frames: written whole, read back as lazy scans so a stage (or a report)
+reads only the columns and rows it needs. The release keeps its exact RewardBench 2 arrow schema
+(`write_parquet`). Every file is written to a temporary name beside its target and renamed into
+place, so a reader (or a resumed run) sees either the old file or the new one, never half of one.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
-from pipeline.records import DECISION_SCHEMA, Decision
+from pipeline.core.records import DECISION_SCHEMA, Decision
 
 
 @dataclass(frozen=True)
@@ -100,20 +103,13 @@ def _as_dict(row: Any) -> dict[str, Any]:
     return asdict(row) if is_dataclass(row) else dict(row)
 
 
-def write_parquet(rows: Iterable[Any], path: Path, schema: pa.Schema | None = None) -> Path:
-    """Write records (dataclasses or dicts) as one parquet file, atomically."""
-    dicts = [_as_dict(r) for r in rows]
-    if schema is not None:
-        table = pa.Table.from_pylist(dicts, schema=schema)
-    elif dicts:
-        table = pa.Table.from_pylist(dicts)
-    else:
-        table = pa.table({})
+def _atomic_write(path: Path, write: Any) -> Path:
+    """Call `write(tmp_path)`, then rename the file into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        pq.write_table(table, tmp)
+        write(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -121,11 +117,46 @@ def write_parquet(rows: Iterable[Any], path: Path, schema: pa.Schema | None = No
     return path
 
 
-def read_rows(path: str | Path) -> list[dict[str, Any]]:
+def write_parquet(rows: Iterable[Any], path: Path, schema: pa.Schema | None = None) -> Path:
+    """Records (dataclasses or dicts) as one parquet file with this exact arrow schema, atomically:
+    for files whose schema is a contract (the RewardBench 2 release, `rb decontaminate` output)."""
+    dicts = [_as_dict(r) for r in rows]
+    if schema is not None:
+        table = pa.Table.from_pylist(dicts, schema=schema)
+    elif dicts:
+        table = pa.Table.from_pylist(dicts)
+    else:
+        table = pa.table({})
+    return _atomic_write(path, lambda tmp: pq.write_table(table, tmp))
+
+
+def polars_schema(schema: pa.Schema) -> pl.Schema:
+    return pl.from_arrow(schema.empty_table()).schema  # type: ignore[union-attr]
+
+
+def records_frame(rows: Iterable[Any], schema: pa.Schema | None = None) -> pl.DataFrame:
+    """Records (dataclasses or dicts) as a frame; typed by `schema` even when there are none."""
+    dicts = [_as_dict(r) for r in rows]
+    if schema is not None:
+        return pl.DataFrame(dicts, schema=polars_schema(schema), orient="row" if not dicts else None)
+    return pl.DataFrame(dicts, infer_schema_length=None) if dicts else pl.DataFrame()
+
+
+def write_table(rows: Iterable[Any] | pl.DataFrame, path: Path, schema: pa.Schema | None = None) -> Path:
+    """A stage table (a frame, or records typed by `schema`) as parquet, atomically."""
+    frame = rows if isinstance(rows, pl.DataFrame) else records_frame(rows, schema)
+    return _atomic_write(path, lambda tmp: frame.write_parquet(tmp))
+
+
+def scan_table(path: str | Path) -> pl.LazyFrame:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: stage output missing; rerun the stage that writes it")
-    return pq.read_table(path).to_pylist()
+    return pl.scan_parquet(path)
+
+
+def read_rows(path: str | Path) -> list[dict[str, Any]]:
+    return scan_table(path).collect().to_dicts()
 
 
 def file_fingerprint(path: str | Path) -> str:
@@ -180,9 +211,16 @@ class DecisionLog:
             )
 
     def write(self, path: Path) -> Path:
-        return write_parquet(self.rows, path, DECISION_SCHEMA)
+        return write_table(self.rows, path, DECISION_SCHEMA)
+
+
+def scan_decisions(run_dir: Path) -> pl.LazyFrame:
+    """The run's decision log: every stage's decisions.parquet as one lazy frame."""
+    paths = sorted(run_dir.glob("*/decisions.parquet"))
+    if not paths:
+        return records_frame([], DECISION_SCHEMA).lazy()
+    return pl.scan_parquet(paths)
 
 
 def read_decision_log(run_dir: Path) -> Iterator[dict[str, Any]]:
-    for path in sorted(run_dir.glob("*/decisions.parquet")):
-        yield from read_rows(path)
+    yield from scan_decisions(run_dir).collect().iter_rows(named=True)

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.config import EvalSetConfig
-from pipeline.sources import SourceError, read_location
+from pipeline.core.config import EvalSetConfig
+from pipeline.core.sources import SourceError, read_location
 
 TEXT_FIELDS = ("text", "prompt", "question", "problem", "instruction", "input")
 BUNDLED_REGISTRY = "data/evalsets/registry.tsv"  # the offline copies shipped in this repository

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +23,13 @@ def short_hash(*parts: object, length: int = 16) -> str:
 def derived_seed(*parts: object) -> int:
     """A 31-bit seed from named parts, so every random choice is reproducible on its own."""
     return int(short_hash(*parts, length=8), 16) & 0x7FFFFFFF
+
+
+def normalize(text: str) -> str:
+    """NFC, unified line endings, no trailing spaces, runs of blank lines and spaces collapsed."""
+    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
+    lines = [re.sub(r"[ \t\u00a0]+", " ", line).strip() for line in text.split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
 def prompt_id(normalized_text: str) -> str:
@@ -56,7 +65,15 @@ class Completion:
     prompt_tokens: int | None
     completion_tokens: int | None
     params: str  # JSON of the sampling parameters
-    metadata: str = "{}"  # JSON: method details the labeler needs (e.g. the constraint)
+    # What a subset's labeler and assembly need to know about how this candidate was made:
+    role: str | None = None  # its part in a paired item (Ties: "tied" or "ref")
+    system_prompt: str | None = None  # the named system prompt it was sampled under (Safety's jailbreaks)
+    constraint: str | None = None  # JSON {"type": ..., **kwargs}: the instruction appended (Precise IF)
+    instruction_id: str | None = None  # the constraint's instruction id
+    derived_from: str | None = None  # the completion whose answer this candidate reuses (no LM call)
+
+    def constraint_spec(self) -> dict[str, Any] | None:
+        return json.loads(self.constraint) if self.constraint else None
 
 
 @dataclass
@@ -69,6 +86,8 @@ class Label:
     labeler: str
     labeler_version: str
     evidence: str = "{}"  # JSON
+    # Why there is no label, for an abstain or a failure ("disagreed", "request-failed", "empty", ...).
+    status: str = ""
 
 
 @dataclass
@@ -83,7 +102,8 @@ class Decision:
     run_id: str
 
 
-STAGE_ORDER = ["ingest", "decontaminate", "route", "generate", "label", "assemble", "evaluate", "publish"]
+# The stages in build order (the stage table runs them so; the funnel and the UI list them so).
+STAGE_ORDER = ("ingest", "decontaminate", "route", "generate", "label", "assemble", "evaluate", "publish")
 
 DECISION_SCHEMA = pa.schema(
     [
@@ -96,6 +116,20 @@ DECISION_SCHEMA = pa.schema(
     ]
 )
 
+# Stage tables of prompts (ingest, decontaminate, route) and completions (generate).
+PROMPT_SCHEMA = pa.schema(
+    [("prompt_id", pa.string()), ("text", pa.string()), ("source", pa.string()), ("source_id", pa.string()),
+     ("source_line", pa.int64()), ("subset", pa.string()), ("metadata", pa.string())]  # metadata: JSON
+)  # fmt: skip
+
+COMPLETION_SCHEMA = pa.schema(
+    [("completion_id", pa.string()), ("prompt_id", pa.string()), ("subset", pa.string()), ("model", pa.string()),
+     ("method", pa.string()), ("sample_index", pa.int64()), ("prompt_text", pa.string()), ("text", pa.string()),
+     ("finish_reason", pa.string()), ("prompt_tokens", pa.int64()), ("completion_tokens", pa.int64()),
+     ("params", pa.string()), ("role", pa.string()), ("system_prompt", pa.string()), ("constraint", pa.string()),
+     ("instruction_id", pa.string()), ("derived_from", pa.string())]
+)  # fmt: skip
+
 # Ingest's table of bad input rows: enough to find and fix each one in its source.
 QUARANTINE_SCHEMA = pa.schema(
     [("source", pa.string()), ("file", pa.string()), ("line", pa.int64()), ("problem", pa.string()), ("raw", pa.string())]
@@ -105,7 +139,7 @@ QUARANTINE_SCHEMA = pa.schema(
 LABEL_SCHEMA = pa.schema(
     [("completion_id", pa.string()), ("prompt_id", pa.string()), ("label", pa.string()), ("score", pa.float64()),
      ("reasoning", pa.string()), ("labeler", pa.string()), ("labeler_version", pa.string()),
-     ("evidence", pa.string())]
+     ("evidence", pa.string()), ("status", pa.string())]
 )  # fmt: skip
 
 # Generate's prompt rewrites (Focus) and narrowings (Ties), with the raw answer for audits.

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from pipeline.label.judges import Question, json_object, render
 from pipeline.lm import ChatRequest
-from pipeline.overlap import canonical, ngrams, overlap
-from pipeline.records import Prompt, short_hash
+from pipeline.decontam.overlap import canonical, ngrams, overlap
+from pipeline.core.records import Prompt, short_hash
 
 SCHEMA = json.dumps(
     {"type": "object", "properties": {"rewritten": {"type": "string"}}, "required": ["rewritten"],

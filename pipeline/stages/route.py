@@ -9,37 +9,28 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Callable, Sequence
 
-from pipeline.config import RoutingConfig
-from pipeline.io import DecisionLog
+from pipeline.core.config import RoutingConfig
+from pipeline.core.io import DecisionLog, StageOutput
 from pipeline.label.judges import PanelDecision, Question, run_panel
 from pipeline.lm import LanguageModel
-from pipeline.records import Prompt
+from pipeline.core.records import Prompt
+from pipeline.stages.context import RunContext, finish, lm_counts, load_prompts, write_prompts
+from pipeline.subsets.registry import enabled as enabled_subsets
 
 STAGE = "route"
-DEFAULT_TEMPLATE = "route/classify.txt"
 NONE = "none"
-
-# What each subset wants, as the classifier reads it.
-SUBSET_HINTS = {
-    "factuality": "a question asking for facts (who, what, when, where, how many) with a checkable answer",
-    "precise_if": "an open request (explain, write, list, describe) that a formatting rule could be added to",
-    "math": "a math problem with a single final answer",
-    "safety": "a request that may be harmful, or one that only sounds risky but is harmless",
-    "focus": "a general chat question or task on one clear topic",
-    "ties": "a question with many equally correct short answers (name one of several things)",
-}
 
 Classifier = Callable[[Sequence[Prompt]], list[PanelDecision]]
 
 
 def llm_classifier(
-    routing: RoutingConfig, enabled: Sequence[str], template: str, get_model: Callable[[str], LanguageModel]
+    routing: RoutingConfig, hints: dict[str, str], template: str, get_model: Callable[[str], LanguageModel]
 ) -> Classifier:
-    """A classifier panel over the enabled subsets (plus `none`)."""
+    """A classifier panel over the enabled subsets (plus `none`); `hints`: what each subset wants."""
     panel = routing.classifier
     assert panel is not None
-    hints = "\n".join(f"- {name}: {SUBSET_HINTS[name]}" for name in enabled)
-    text = template.replace("{subsets}", hints)
+    enabled = list(hints)
+    text = template.replace("{subsets}", "\n".join(f"- {name}: {hint}" for name, hint in hints.items()))
     verdicts = [*enabled, NONE]
 
     def classify(prompts: Sequence[Prompt]) -> list[PanelDecision]:
@@ -94,3 +85,18 @@ def route(
         routed.append(replace(prompt, subset=subset))
         log.kept(pid, "routed", subset=subset, by=how, **({"judges": evidence} if how == "classifier" else {}))
     return routed
+
+
+def run(ctx: RunContext, clean: StageOutput) -> StageOutput:
+    log = DecisionLog(STAGE, ctx.run_id)
+    prompts = load_prompts(clean)
+    routing, subsets = ctx.cfg.routing, enabled_subsets(ctx.cfg)
+    with ctx.model_pool() as pool:
+        classify = None
+        if routing.classifier is not None:
+            template = ctx.templates().raw(routing.classifier.template or routing.default_template)
+            hints = {key: subset.route_hint for key, subset in subsets.items()}
+            classify = llm_classifier(routing, hints, template, pool.get)
+        routed = route(prompts, routing, set(subsets), log, classify)
+        lm = pool.total()
+    return finish(ctx, log, len(prompts), write_prompts(ctx, STAGE, routed), **lm_counts(lm))

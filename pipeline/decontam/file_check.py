@@ -15,12 +15,12 @@ from typing import Any
 
 import pyarrow as pa
 
-from pipeline.config import DecontaminationConfig
-from pipeline.decontaminate import Detector
-from pipeline.embed import EmbeddingCache
-from pipeline.ingest import normalize
-from pipeline.io import write_parquet
-from pipeline.sources import read_file
+from pipeline.core.config import DecontaminationConfig
+from pipeline.decontam.detector import Detector
+from pipeline.decontam.embed import EmbeddingCache
+from pipeline.core.records import normalize
+from pipeline.core.io import write_parquet
+from pipeline.core.sources import read_file
 
 KEPT_SCHEMA = pa.schema([("id", pa.string()), ("prompt", pa.string())])
 DROPPED_SCHEMA = pa.schema(

@@ -15,9 +15,10 @@ import datasets
 from datasets.info import DatasetInfosDict
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from pipeline.config import SUBSET_NAMES, BuildConfig
+from pipeline.core.config import BuildConfig
 from pipeline.evaluate.report import results_table
-from pipeline.records import RB2_SCHEMA, STAGE_ORDER
+from pipeline.core.records import RB2_SCHEMA, STAGE_ORDER
+from pipeline.subsets.registry import enabled, release_names
 
 TEMPLATE = Path(__file__).parent / "templates" / "dataset_card.md"
 TERMINAL = ("kept", "dropped", "failed")
@@ -26,7 +27,7 @@ Row = dict[str, Any]
 
 def subset_config(subset: str) -> str:
     """Hub config name of a subset ("Precise IF" -> "precise_if")."""
-    inverse = {name: key for key, name in SUBSET_NAMES.items()}
+    inverse = {name: key for key, name in release_names().items()}
     return inverse.get(subset) or "_".join(subset.lower().split())
 
 
@@ -41,44 +42,9 @@ def _size_category(n: int) -> str:
     return "100K<n<1M"
 
 
-def _models_text(models: list[str]) -> str:
-    return ", ".join(f"`{m}`" for m in models)
-
-
 def method_notes(cfg: BuildConfig) -> dict[str, str]:
     """One sentence per subset on how its candidates were generated and labeled, from the config."""
-    notes: dict[str, str] = {}
-    subsets = cfg.subsets
-    if subsets.math:
-        s = subsets.math
-        notes["Math"] = (f"{s.samples_per_model} samples per model at temperature {s.temperature} from "
-                         f"{_models_text(s.models)}; graded by math-verify against the reference answer, or the "
-                         "majority answer where a prompt has none")  # fmt: skip
-    if subsets.precise_if:
-        s = subsets.precise_if
-        notes["Precise IF"] = (f"a verifiable constraint appended to the prompt; {s.samples_per_model} samples per "
-                               f"model from {_models_text(s.models)}, checked by the constraint's verifier; all "
-                               "completions of an item come from one model")  # fmt: skip
-    if subsets.factuality:
-        s = subsets.factuality
-        notes["Factuality"] = (f"natural answers and answers under a system prompt asking for subtle errors, from "
-                               f"{_models_text(s.models)}; judged accurate or inaccurate by "
-                               f"{_models_text(s.judges.models)} ({s.judges.policy})")  # fmt: skip
-    if subsets.safety:
-        s = subsets.safety
-        notes["Safety"] = (f"natural answers and answers under jailbreak system prompts, from {_models_text(s.models)}; "
-                           f"a rubric judge ({_models_text(s.judges.models)}) decides refusal or compliance, and the "
-                           "prompt's category says which one is correct")  # fmt: skip
-    if subsets.focus:
-        s = subsets.focus
-        notes["Focus"] = (f"the chosen answer is a natural answer to the prompt; the rejected ones answer a subtly "
-                          f"different rewrite of it by `{s.rewriter}`; on-topic checked by "
-                          f"{_models_text(s.judges.models)}")  # fmt: skip
-    if subsets.ties:
-        s = subsets.ties
-        notes["Ties"] = (f"`tied:N` prompts with several valid answers and `ref:N` narrower versions with one, "
-                         f"written by `{s.narrower}`; validity judged by {_models_text(s.judges.models)}")  # fmt: skip
-    return notes
+    return {subset.release_name: subset.card_text() for subset in enabled(cfg).values()}
 
 
 def _subsets(rows: list[Row], notes: dict[str, str]) -> list[Row]:

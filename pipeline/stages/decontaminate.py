@@ -1,0 +1,19 @@
+"""Decontaminate stage: drop prompts that leak from the config's eval sets (see `pipeline.decontam`)."""
+
+from __future__ import annotations
+
+from pipeline.core.io import DecisionLog, StageOutput
+from pipeline.decontam.detector import Detector, decontaminate
+from pipeline.stages.context import RunContext, finish, load_prompts, write_prompts
+
+STAGE = "decontaminate"
+
+
+def run(ctx: RunContext, ingested: StageOutput) -> StageOutput:
+    log = DecisionLog(STAGE, ctx.run_id)
+    prompts = load_prompts(ingested)
+    cache = ctx.embedding_cache()
+    detector = Detector.load(ctx.cfg.decontamination, cache, ctx.base_dir)
+    kept = decontaminate(prompts, detector, cache, log)
+    sizes = {f"evalset_{name}": n for name, n in detector.sizes().items()}
+    return finish(ctx, log, len(prompts), write_prompts(ctx, STAGE, kept), **sizes)

@@ -1,0 +1,137 @@
+"""Label stage: each completion goes to its subset's labeler; human annotations override on rerun.
+
+Every completion gets one terminal decision: kept with its label, dropped as an abstain or a
+judges' disagreement, or failed (a judge request failed for good; a rerun asks again). A human
+override is logged as a change next to it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from pipeline.core.io import DecisionLog, StageOutput, atomic_write_text, write_table
+from pipeline.core.records import LABEL_SCHEMA, Completion, Label, Prompt
+from pipeline.label import human
+from pipeline.label.base import Labeler, LabelResult
+from pipeline.stages.context import RunContext, finish, lm_counts, load_completions, load_prompts
+from pipeline.subsets.base import LabelEnv, Subset
+from pipeline.subsets.registry import enabled as enabled_subsets
+
+STAGE = "label"
+Progress = Callable[[str, int, int], None]
+
+
+def _to_label(c: Completion, result: LabelResult, labeler: Labeler) -> Label:
+    return Label(c.completion_id, c.prompt_id, result.label, result.score, result.reasoning, labeler.name,
+                 labeler.version, json.dumps(result.evidence, sort_keys=True, default=str), result.status)  # fmt: skip
+
+
+@dataclass
+class Labeling:
+    labels: list[Label]
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+def automatic(
+    completions: Sequence[Completion],
+    prompts: dict[str, Prompt],
+    subsets: dict[str, Subset],
+    env: LabelEnv,
+    progress: Progress | None = None,
+) -> list[Label]:
+    """Every completion labeled by its subset's labeler (one call per subset), in input order."""
+    by_subset: dict[str, list[Completion]] = defaultdict(list)
+    for c in completions:
+        by_subset[c.subset].append(c)
+    labeled: dict[str, Label] = {}
+    for key, group in by_subset.items():
+        labeler = subsets[key].labeler(env)
+        for c, result in zip(group, labeler.label(group, prompts, progress)):
+            labeled[c.completion_id] = _to_label(c, result, labeler)
+    return [labeled[c.completion_id] for c in completions]
+
+
+def label(
+    completions: Sequence[Completion],
+    prompts: dict[str, Prompt],
+    subsets: dict[str, Subset],
+    env: LabelEnv,
+    annotations_dir: Path,
+    log: DecisionLog,
+    progress: Progress | None = None,
+) -> Labeling:
+    auto = automatic(completions, prompts, subsets, env, progress)
+    annotations = human.load_annotations(annotations_dir)
+    final, overrides = human.apply_annotations(auto, annotations)
+    overridden = {o["completion_id"]: o for o in overrides}
+    disagreements = {lab.completion_id for lab in auto if lab.status == "disagreed"}
+    subset_of = {c.completion_id: c.subset for c in completions}
+    for lab in final:
+        ev = json.loads(lab.evidence)
+        why = {"labeler": lab.labeler, "why": lab.reasoning, **ev}
+        if lab.completion_id in overridden:
+            log.add(lab.completion_id, "changed", "human-override", **overridden[lab.completion_id])
+        if lab.label in ("correct", "incorrect"):
+            log.kept(lab.completion_id, f"labeled:{lab.label}", **why)
+        elif lab.label == "failed":
+            log.add(lab.completion_id, "failed", "judge-request-failed", **why)
+        elif lab.status == "disagreed":
+            log.dropped(lab.completion_id, "judges-disagree", **why)
+        else:
+            log.dropped(lab.completion_id, "abstain", **why)
+    report = labeling_report(final, auto, disagreements, subset_of, annotations, prompts)
+    return Labeling(final, report)
+
+
+def labeling_report(
+    final: Sequence[Label],
+    auto: Sequence[Label],
+    disagreements: set[str],
+    subset_of: dict[str, str],
+    annotations: human.AnnotationSet,
+    prompts: dict[str, Prompt],
+) -> dict[str, Any]:
+    """Per subset and labeler: counts, abstains, disagreements; and agreement with annotations/."""
+    rows: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    for lab in final:
+        key = (subset_of[lab.completion_id], lab.labeler)
+        rows[key]["completions"] += 1
+        rows[key][lab.label] += 1
+        if lab.completion_id in disagreements and lab.label == "abstain":
+            rows[key]["disagreements"] += 1
+    table = [
+        {"subset": subset, "labeler": labeler, "completions": c["completions"], "correct": c["correct"],
+         "incorrect": c["incorrect"], "abstain": c["abstain"], "failed": c["failed"],
+         "disagreements": c["disagreements"]}
+        for (subset, labeler), c in sorted(rows.items())
+    ]  # fmt: skip
+    prompt_subset = {pid: p.subset or "" for pid, p in prompts.items()}
+    return {
+        "labelers": table,
+        "agreement": human.agreement_report(list(auto), annotations, prompt_subset),
+        "annotations": {
+            "files": annotations.files,
+            "applied": sum(1 for lab in final if lab.labeler == "human"),
+            "issues": human.annotation_issues(annotations, auto),
+        },
+    }
+
+
+def run(ctx: RunContext, routed: StageOutput, generated: StageOutput) -> StageOutput:
+    """Labels, and `report.json`: per subset and labeler counts, abstains, disagreements, and
+    agreement with the human annotations."""
+    log = DecisionLog(STAGE, ctx.run_id)
+    prompts = {p.prompt_id: p for p in load_prompts(routed)}
+    completions = load_completions(generated)
+    with ctx.model_pool() as pool:
+        env = LabelEnv(ctx.templates(), pool.get)
+        labeling = label(completions, prompts, enabled_subsets(ctx.cfg), env, ctx.base_dir / ctx.cfg.annotations_dir,
+                         log, ctx.progress)  # fmt: skip
+        lm = pool.total()
+    atomic_write_text(ctx.stage_dir(STAGE) / "report.json", json.dumps(labeling.report, indent=2))
+    table = write_table(labeling.labels, ctx.stage_dir(STAGE) / "labels.parquet", LABEL_SCHEMA)
+    return finish(ctx, log, len(completions), table, **lm_counts(lm))
