@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.core.config import DecontaminationConfig, EvalSetConfig, IngestConfig, SourceConfig
+from pipeline.core.config import DecontaminationConfig, IngestConfig
+from pipeline.core.locations import EvalSetConfig, SourceConfig
 from pipeline.decontam.detector import Detector, decontaminate
 from pipeline.decontam.embed import Embedder, EmbeddingCache
 from pipeline.core.records import normalize

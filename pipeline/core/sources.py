@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Iterator
 import pyarrow.parquet as pq
 
 if TYPE_CHECKING:
-    from pipeline.core.config import DataLocation
+    from pipeline.core.locations import DataLocation
 
 RAW_EXCERPT = 200  # characters of a bad line kept in the quarantine table
 

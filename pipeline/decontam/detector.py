@@ -23,7 +23,6 @@ from pipeline.decontam.overlap import canonical, ngrams, overlap
 from pipeline.core.records import Prompt
 from pipeline.decontam.similarity import top_k
 
-STAGE = "decontaminate"
 EVIDENCE_TEXT_CHARS = 500
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.core.config import EvalSetConfig
+from pipeline.core.locations import EvalSetConfig
 from pipeline.core.sources import SourceError, read_location
 
 TEXT_FIELDS = ("text", "prompt", "question", "problem", "instruction", "input")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import datasets
+import polars as pl
 from datasets.info import DatasetInfosDict
 from huggingface_hub import DatasetCard, DatasetCardData
 
@@ -59,37 +60,62 @@ def _subsets(rows: list[Row], notes: dict[str, str]) -> list[Row]:
     return table
 
 
+def _decision_frame(decisions: list[Row]) -> pl.DataFrame:
+    schema = {name: pl.String for name in ("stage", "decision", "reason")}
+    return pl.DataFrame([{k: d[k] for k in schema} for d in decisions], schema=schema)
+
+
+def _stage_rank(frame: pl.DataFrame) -> pl.DataFrame:
+    """The stage's place in build order (unknown stages last), for sorting."""
+    order = {stage: i for i, stage in enumerate(STAGE_ORDER)}
+    return frame.with_columns(pl.col("stage").replace_strict(order, default=len(order), return_dtype=pl.Int64).alias("_rank"))
+
+
 def stage_funnel(decisions: list[Row]) -> tuple[list[Row], list[Row]]:
     """Per stage: in / kept / dropped / failed; and every (stage, decision, reason) with its count."""
-    order = {stage: i for i, stage in enumerate(STAGE_ORDER)}
-    per_stage: dict[str, Counter[str]] = {}
-    reasons = Counter((d["stage"], d["decision"], d["reason"]) for d in decisions)
-    for d in decisions:
-        if d["decision"] in TERMINAL:
-            per_stage.setdefault(d["stage"], Counter())[d["decision"]] += 1
-    stages = [{"stage": s, "in": sum(c.values()), **{k: c[k] for k in TERMINAL}}
-              for s, c in sorted(per_stage.items(), key=lambda kv: order.get(kv[0], len(order)))]  # fmt: skip
-    reason_rows = [{"stage": s, "decision": d, "reason": r, "count": n}
-                   for (s, d, r), n in sorted(reasons.items(), key=lambda kv: (order.get(kv[0][0], len(order)), kv[0]))]  # fmt: skip
-    return stages, reason_rows
+    frame = _decision_frame(decisions)
+    terminal = [(pl.col("decision") == k).sum().cast(pl.Int64).alias(k) for k in TERMINAL]
+    stages = (
+        _stage_rank(frame.filter(pl.col("decision").is_in(TERMINAL)))
+        .group_by("stage", "_rank").agg(*terminal)
+        .with_columns(pl.sum_horizontal(*TERMINAL).alias("in"))
+        .sort("_rank", "stage")
+        .select("stage", "in", *TERMINAL)
+    )  # fmt: skip
+    reasons = (
+        _stage_rank(frame).group_by("stage", "decision", "reason", "_rank").agg(pl.len().cast(pl.Int64).alias("count"))
+        .sort("_rank", "stage", "decision", "reason")
+        .select("stage", "decision", "reason", "count")
+    )  # fmt: skip
+    return stages.to_dicts(), reasons.to_dicts()
 
 
 def model_table(rows: list[Row]) -> list[Row]:
     """Completions and chosen completions per subset and model (`models` lists chosen first)."""
-    completions: Counter[tuple[str, str]] = Counter()
-    chosen: Counter[tuple[str, str]] = Counter()
-    for row in rows:
-        for i, model in enumerate(row["models"]):
-            completions[(row["subset"], model)] += 1
-            chosen[(row["subset"], model)] += i < len(row["chosen"])
-    return [{"subset": s, "model": m, "completions": n, "chosen": chosen[(s, m)]}
-            for (s, m), n in sorted(completions.items())]  # fmt: skip
+    frame = pl.DataFrame(
+        [{"subset": r["subset"], "models": r["models"], "chosen_n": len(r["chosen"])} for r in rows],
+        schema={"subset": pl.String, "models": pl.List(pl.String), "chosen_n": pl.Int64},
+    )
+    table = (
+        frame.with_columns(pl.int_ranges(pl.col("models").list.len()).alias("position"))
+        .explode("models", "position")
+        .group_by("subset", pl.col("models").alias("model"))
+        .agg(pl.len().cast(pl.Int64).alias("completions"),
+             (pl.col("position") < pl.col("chosen_n")).sum().cast(pl.Int64).alias("chosen"))
+        .sort("subset", "model")
+    )  # fmt: skip
+    return table.to_dicts()
 
 
 def contamination_table(cfg: BuildConfig, decisions: list[Row]) -> list[Row]:
-    dropped = Counter(d["reason"].split(":", 1)[1] for d in decisions
-                      if d["stage"] == "decontaminate" and d["reason"].startswith("contaminated:"))  # fmt: skip
-    return [{"name": e.name, "dropped": dropped[e.name]} for e in cfg.decontamination.eval_sets]
+    dropped = (
+        _decision_frame(decisions)
+        .filter((pl.col("stage") == "decontaminate") & pl.col("reason").str.starts_with("contaminated:"))
+        .group_by(pl.col("reason").str.splitn(":", 2).struct.field("field_1").alias("name"))
+        .agg(pl.len().cast(pl.Int64).alias("dropped"))
+    )  # fmt: skip
+    counts = dict(zip(dropped["name"].to_list(), dropped["dropped"].to_list()))
+    return [{"name": e.name, "dropped": counts.get(e.name, 0)} for e in cfg.decontamination.eval_sets]
 
 
 def changes_since(previous: list[Row] | None, rows: list[Row], previous_name: str | None) -> tuple[str, list[Row]]:

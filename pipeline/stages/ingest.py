@@ -13,7 +13,8 @@ from pathlib import Path
 
 import json
 
-from pipeline.core.config import IngestConfig, SourceConfig
+from pipeline.core.config import IngestConfig
+from pipeline.core.locations import SourceConfig
 from pipeline.core.io import DecisionLog, StageOutput, write_table
 from pipeline.core.records import QUARANTINE_SCHEMA, Prompt, normalize, prompt_id
 from pipeline.core.sources import RawRow, read_location

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from pipeline.core.config import BuildConfig, DataLocation
+from pipeline.core.config import BuildConfig
+from pipeline.core.locations import DataLocation
 from pipeline.core.io import StageOutput, file_fingerprint, tree_fingerprint
 from pipeline.core.records import STAGE_ORDER
 from pipeline.core.sources import resolve

@@ -1,0 +1,150 @@
+"""A seventh subset written entirely here (config, plan, labeler, assembly rule, card text),
+registered from the test suite and built end to end through the build flow against llm-katan:
+adding a subset changes nothing under pipeline/.
+
+The toy subset, "Echo": each prompt is answered plainly and once more with a marker word appended;
+a completion is correct when it carries the marker. llm-katan's echo backend repeats the user's
+message, so the marked answers are the correct ones and the plain ones the incorrect ones.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import polars as pl
+import pytest
+import yaml
+
+from pipeline.core.config import GenerationConfig
+from pipeline.core.records import Completion, Prompt
+from pipeline.label.base import LabelResult, Progress, passed
+from pipeline.subsets.base import LabelEnv, Planned, Sampler, Subset, models_text
+from pipeline.subsets.registry import register, registered
+from tests.servers import katan_server
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class EchoConfig(GenerationConfig):
+    marker: str = "pineapple"
+    marked_samples_per_model: int = 1
+
+
+class MarkerLabeler:
+    """Correct when the completion contains the subset's marker word."""
+
+    name = "marker-check"
+    version = "1"
+
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def label(
+        self, completions: Sequence[Completion], prompts: Mapping[str, Prompt], progress: Progress | None = None
+    ) -> list[LabelResult]:
+        out = []
+        for c in completions:
+            found = self.marker in c.text
+            out.append(passed(found, f"marker {'found' if found else 'missing'}", {"marker": self.marker}))
+        return out
+
+
+class Echo(Subset[EchoConfig]):
+    key = "echo"
+    release_name = "Echo"
+    config_class = EchoConfig
+    route_hint = "any prompt that can be repeated back"
+
+    def plan(self, prompt: Prompt, sampler: Sampler, rewritten: str | None) -> list[Planned]:
+        plain = super().plan(prompt, sampler, rewritten)
+        marked = f"{prompt.text} {self.cfg.marker}"
+        return plain + sampler.samples(prompt, self.cfg, "marked", marked, self.cfg.marked_samples_per_model)
+
+    def labeler(self, env: LabelEnv) -> MarkerLabeler:
+        return MarkerLabeler(self.cfg.marker)
+
+    def pick(
+        self, correct: list[Completion], incorrect: list[Completion], k: int, rng: random.Random
+    ) -> tuple[list[Completion], list[Completion]] | str:
+        """Chosen: the first marked answer; rejected: the first k plain ones (by id)."""
+        marked = sorted((c for c in correct if c.method == "marked"), key=lambda c: c.completion_id)
+        plain = sorted((c for c in incorrect if c.method == "natural"), key=lambda c: c.completion_id)
+        if not marked or len(plain) < k:
+            return "echo-needs-a-marked-and-k-plain-answers"
+        return marked[:1], plain[:k]
+
+    def card_text(self) -> str:
+        return f"plain and marked echoes from {models_text(self.cfg.models)}; correct when marked"
+
+
+@pytest.fixture(scope="module")
+def echo_registered() -> None:
+    register(Echo)
+    register(Echo)  # registering the same class again changes nothing
+
+
+def _config(tmp: Path, base_url: str) -> Path:
+    pool = tmp / "echo_pool.jsonl"
+    prompts = ["Repeat after me: the sky is blue.", "Say the word hello.", "Name a fruit.", "Count to three."]
+    pool.write_text("".join(json.dumps({"id": f"e{i}", "prompt": p, "subset": "echo"}) + "\n" for i, p in enumerate(prompts)))
+    cfg = {
+        "version": "echo",
+        "seed": 3,
+        "output_dir": str(tmp / "outputs"),
+        "lm_cache": str(tmp / "lm-cache.sqlite"),
+        "annotations_dir": str(tmp / "annotations"),
+        "embeddings": {"cache_dir": str(tmp / "embed-cache")},
+        "models": [{"name": "katan-echo", "backend": "openai", "base_url": base_url, "structured_outputs": "off"}],
+        "sources": [{"name": "echo_pool", "path": str(pool), "metadata_fields": ["subset"]}],
+        "ingest": {"near_duplicate_threshold": None},
+        "routing": {"mode": "tags"},
+        "subsets": {"echo": {"models": ["katan-echo"], "samples_per_model": 3, "max_tokens": 16, "marker": "pineapple"}},
+        "num_rejected": 2,
+        "validation": {"min_items": 1, "max_length_advantage": None, "max_position_advantage": None},
+    }
+    path = tmp / "echo.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+def test_unknown_subset_names_the_known_ones(tmp_path: Path) -> None:
+    from pipeline.core.config import ConfigError, load_config
+
+    path = _config(tmp_path, "http://127.0.0.1:9/v1")
+    raw = yaml.safe_load(path.read_text())
+    raw["subsets"] = {"no_such_subset": {"models": ["katan-echo"]}}
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError, match="unknown subsets \\['no_such_subset'\\]; known: factuality, precise_if"):
+        load_config(path)
+
+
+@pytest.mark.slow
+def test_a_subset_defined_in_the_tests_builds_end_to_end(
+    prefect_harness: None, echo_registered: None, tmp_path: Path
+) -> None:
+    from flows.build import build
+
+    assert list(registered())[-1] == "echo"
+    with katan_server(model="katan-echo", tmp_path=tmp_path) as server:
+        config = _config(tmp_path, f"{server.url}/v1")
+        summary = build(config_path=str(config), base_dir=str(ROOT))
+        sent = server.requests_received()
+        rerun = build(config_path=str(config), base_dir=str(ROOT))
+        assert server.requests_received() == sent  # a rerun is answered from the caches
+    assert rerun["lm_requests"]["sent"] == 0
+    # 4 prompts x (3 plain + 1 marked) requests, every one answered.
+    assert sent == 16 and summary["stages"]["generate"]["kept"] == 16
+    release = pl.read_parquet(summary["release"])
+    assert release.height == 4 and set(release["subset"]) == {"Echo"}
+    for row in release.iter_rows(named=True):
+        assert all("pineapple" in text for text in row["chosen"])
+        assert len(row["rejected"]) == 2 and not any("pineapple" in text for text in row["rejected"])
+        assert row["additional_metadata"]["category"] == "echo"
+    labels = pl.read_parquet(Path(summary["run_dir"]) / "label/labels.parquet")
+    assert set(labels["labeler"]) == {"marker-check"}
+    card = (Path(summary["hub_folder"]) / "README.md").read_text()
+    assert "plain and marked echoes from `katan-echo`; correct when marked" in card
+    assert (Path(summary["hub_folder"]) / "data/echo/test-00000-of-00001.parquet").is_file()
