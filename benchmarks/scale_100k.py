@@ -139,16 +139,14 @@ def _stage_report(outs: dict[str, Any]) -> dict[str, Any]:
 
 def _direct_stages(spec: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
     start = time.perf_counter()
-    from pipeline.stages import runners as stages
     from pipeline.core.config import BuildConfig
+    from pipeline.stages.context import RunContext
+    from pipeline.stages.table import STAGES
 
     imported = time.perf_counter() - start
-    ctx = stages.RunContext(BuildConfig.model_validate(spec["config"]), ROOT, f"bench-{spec['pass']}")
+    ctx = RunContext(BuildConfig.model_validate(spec["config"]), ROOT, f"bench-{spec['pass']}")
     calls: dict[str, Callable[..., Any]] = {
-        "ingest": lambda: stages.run_ingest(ctx),
-        "decontaminate": lambda: stages.run_decontaminate(ctx, outs["ingest"]),
-        "route": lambda: stages.run_route(ctx, outs["decontaminate"]),
-        "generate": lambda: stages.run_generate(ctx, outs["route"]),
+        s.name: (lambda s=s: s.run(ctx, *(outs[u] for u in s.upstream))) for s in STAGES if s.name in names
     }
     outs: dict[str, Any] = {}
     times: dict[str, float] = {}
@@ -185,19 +183,11 @@ def _flow_stages(spec: dict[str, Any]) -> dict[str, Any]:
         cpu: dict[str, float] = {}
         t, c = time.perf_counter(), _cpu_s()
         stage = fb.StageCaller(cfg, ROOT)
-        sources = fb._hashes(ROOT, {s.name: s for s in cfg.sources})
-        eval_sets = fb._hashes(ROOT, {e.name: e for e in cfg.decontamination.eval_sets})
         times["cache inputs"], cpu["cache inputs"] = time.perf_counter() - t, _cpu_s() - c
-        steps: list[tuple[str, Callable[[], Any]]] = [
-            ("ingest", lambda: stage(fb.ingest_task, sources)),
-            ("decontaminate", lambda: stage(fb.decontaminate_task, eval_sets, outs["ingest"])),
-            ("route", lambda: stage(fb.route_task, outs["decontaminate"])),
-            ("generate", lambda: stage(fb.generate_task, outs["route"])),
-        ]
         outs: dict[str, Any] = {}
-        for name, call in steps:
+        for name in ("ingest", "decontaminate", "route", "generate"):
             t, c = time.perf_counter(), _cpu_s()
-            outs[name] = call()
+            outs[name] = stage(fb.BY_NAME[name])  # its cache inputs are hashed inside, as in a build
             times[name], cpu[name] = time.perf_counter() - t, _cpu_s() - c
             print(f"[flow] {name}: {times[name]:.1f} s {outs[name].counts}")
         return {"times": times, "cpu": cpu, "outs": outs, "cached": list(stage.cached)}
