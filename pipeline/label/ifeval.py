@@ -15,6 +15,7 @@ module-level `random` when checking, as the official evaluation does.
 from __future__ import annotations
 
 import inspect
+import logging
 import random
 import threading
 from contextlib import contextmanager
@@ -59,6 +60,9 @@ def _modules() -> tuple[ModuleType, ModuleType, ModuleType]:
     DetectorFactory.seed = 0
     from lm_eval.tasks.ifeval import instructions, instructions_registry, instructions_util
 
+    # Its checkers log an error for every text langdetect cannot read; that fact is our caution
+    # `language-unsure` in the evidence, not a line on the console for each completion.
+    logging.getLogger(instructions.__name__).addHandler(logging.NullHandler())
     return instructions_registry, instructions, instructions_util
 
 
