@@ -29,6 +29,7 @@ __all__ = [
     "Constraint",
     "REGISTRY",
     "ALIASES",
+    "official_constraint",
     "validate_constraint",
     "render_instruction",
     "complete_spec",
@@ -164,6 +165,16 @@ def _check_kwargs(constraint: Constraint, kwargs: dict[str, Any]) -> None:
         constraint.instruction.check("A short probe answer.", kwargs)
     except (TypeError, AttributeError, KeyError, ValueError) as err:
         raise ValueError(f"constraint {cid!r}: the official code refuses kwargs {kwargs}: {err}") from None
+
+
+def official_constraint(instruction_id: str) -> Constraint:
+    """The constraint under an official id or an id of our own (not a short name): what a scorer of
+    official data files looks up."""
+    official, own, _ = _tables()
+    found = official.get(instruction_id) or own.get(instruction_id)
+    if found is None:
+        raise ValueError(f"unknown instruction id {instruction_id!r}")
+    return found
 
 
 def validate_constraint(spec: dict[str, Any]) -> tuple[Constraint, dict[str, Any]]:
