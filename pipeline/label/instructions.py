@@ -30,6 +30,7 @@ __all__ = [
     "REGISTRY",
     "ALIASES",
     "official_constraint",
+    "unavailable",
     "validate_constraint",
     "render_instruction",
     "complete_spec",
@@ -74,13 +75,18 @@ class Constraint:
         return self.instruction.describe(kwargs)
 
 
-def _ifbench_instructions() -> dict[str, Any]:
+@cache
+def _ifbench_instructions() -> tuple[dict[str, Any], dict[str, str]]:
+    """IFBench's instructions, and those that cannot run on this machine with the reason."""
     spec = importlib.util.find_spec("pipeline.label.ifbench")
     if spec is None or spec.origin is None:  # not there yet: IFEval only
-        return {}
-    from pipeline.label.ifbench import INSTRUCTIONS
+        return {}, {}
+    from pipeline.label import ifbench
 
-    return dict(INSTRUCTIONS)
+    missing = {}
+    if not ifbench.tagger_available():  # NLTK's perceptron tagger: no PyPI package ships it
+        missing["words:start_verb"] = "needs NLTK's averaged_perceptron_tagger_eng data, not found on this machine"
+    return dict(ifbench.INSTRUCTIONS), missing
 
 
 @cache
@@ -88,10 +94,12 @@ def _tables() -> tuple[dict[str, Constraint], dict[str, Constraint], dict[str, a
     from pipeline.label import ifeval
 
     official = {i: Constraint(i, obj, "ifeval") for i, obj in ifeval.load().items()}
-    for i, obj in _ifbench_instructions().items():
+    ifbench, missing = _ifbench_instructions()
+    for i, obj in ifbench.items():
         if i in official:
             raise RuntimeError(f"instruction id {i!r} is both an IFEval and an IFBench id")
-        official[i] = Constraint(i, obj, "ifbench")
+        if i not in missing:
+            official[i] = Constraint(i, obj, "ifbench")
     own = {o.instruction_id: Constraint(o.instruction_id, o, aliases.OWN_PREFIX) for o in aliases.OWN_INSTRUCTIONS}
     names: dict[str, aliases.Alias] = {}
     for alias in (*aliases.CUSTOM_ALIASES, *aliases.OWN_ALIASES, *aliases.identity_aliases(sorted(official))):
@@ -122,6 +130,8 @@ def _resolve(spec: Any) -> tuple[Constraint, dict[str, Any], aliases.Alias | Non
         return {**official, **own}[alias.instruction_id], kwargs, alias
     if isinstance(ctype, str) and (ctype in official or ctype in own):
         return {**official, **own}[ctype], kwargs, None
+    if isinstance(ctype, str) and ctype in unavailable():
+        raise ValueError(f"constraint {ctype!r} cannot be checked here: {unavailable()[ctype]}")
     known = ", ".join(sorted(names))
     raise ValueError(f"unknown constraint type {ctype!r}; official ids or short names: {known}")
 
@@ -155,7 +165,7 @@ def _check_kwargs(constraint: Constraint, kwargs: dict[str, Any]) -> None:
     missing = [k for k in constraint.kwarg_names if k not in kwargs]
     try:
         drawn = draws is not None and draws(kwargs)
-    except (TypeError, ValueError) as err:
+    except (TypeError, ValueError, KeyError) as err:
         raise ValueError(f"constraint {cid!r}: the official code refuses kwargs {kwargs}: {err}") from None
     if drawn:
         what = f"missing kwargs {missing}" if missing else "a value the official code replaces by a random draw"
@@ -167,13 +177,19 @@ def _check_kwargs(constraint: Constraint, kwargs: dict[str, Any]) -> None:
         raise ValueError(f"constraint {cid!r}: the official code refuses kwargs {kwargs}: {err}") from None
 
 
+def unavailable() -> dict[str, str]:
+    """Official ids left out of REGISTRY because their checker cannot run on this machine, with why."""
+    return _ifbench_instructions()[1]
+
+
 def official_constraint(instruction_id: str) -> Constraint:
     """The constraint under an official id or an id of our own (not a short name): what a scorer of
     official data files looks up."""
     official, own, _ = _tables()
     found = official.get(instruction_id) or own.get(instruction_id)
     if found is None:
-        raise ValueError(f"unknown instruction id {instruction_id!r}")
+        why = unavailable().get(instruction_id)
+        raise ValueError(f"instruction id {instruction_id!r} {'cannot be checked here: ' + why if why else 'is unknown'}")
     return found
 
 
