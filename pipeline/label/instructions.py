@@ -252,9 +252,11 @@ def check_constraint(spec: dict[str, Any], response: str, finish_reason: str | N
                            evidence={**evidence, "error": repr(err)})  # fmt: skip
     caution = verdicts.cautions(response, finish_reason, cid in LANGUAGE_IDS)
     evidence.update(strict=verdict.strict, loose=verdict.loose, loose_variant=verdict.passing_variant, caution=caution)
-    reasoning = f"{cid}: official strict {'pass' if verdict.strict else 'fail'}, loose {'pass' if verdict.loose else 'fail'}"
+    detail = f"official strict {'pass' if verdict.strict else 'fail'}, loose {'pass' if verdict.loose else 'fail'}"
     if caution:
-        reasoning += f" (caution: {', '.join(caution)})"
+        detail += f" (caution: {', '.join(caution)})"
+    evidence["detail"] = detail  # the one-line summary the label tables show
+    reasoning = f"{cid}: {detail}"
     return LabelResult("correct" if verdict.strict else "incorrect", reasoning,
                        score=1.0 if verdict.strict else 0.0, evidence=evidence)  # fmt: skip
 
