@@ -6,7 +6,8 @@ contractions, hyphens, markers). `cases()` returns (instruction_id, kwargs, resp
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 Case = tuple[str, dict[str, Any], str, str]
 

@@ -104,7 +104,11 @@ def test_label_is_the_official_strict_verdict(spec: dict, response: str, expecte
 
 def test_loose_verdict_and_cautions_are_evidence_not_labels() -> None:
     result = check_constraint({"type": "no_comma"}, "Sure, here it is:\nNo commas here.")
-    assert (result.label, result.evidence["loose"], result.evidence["loose_variant"]) == ("incorrect", True, 2)
+    assert (result.label, result.evidence["loose"], result.evidence["loose_variant"]) == (
+        "incorrect",
+        True,
+        2,
+    )
     cut = check_constraint({"type": "no_comma"}, "no commas so far", "length")
     assert cut.label == "correct" and cut.evidence["caution"] == ["cut-off"] and "cut-off" in cut.reasoning
     assert check_constraint({"type": "no_comma"}, "a, b", "length").label == "incorrect"
@@ -112,7 +116,9 @@ def test_loose_verdict_and_cautions_are_evidence_not_labels() -> None:
     assert empty.label == "incorrect" and empty.evidence["caution"] == ["empty"]  # official: empty fails
     short = check_constraint({"type": "response_language", "language": "de"}, "Ja, gut.")
     assert short.label in ("correct", "incorrect") and short.evidence["caution"] == ["language-unsure"]
-    emoji = check_constraint({"type": "response_language", "language": "de"}, "🙂🎉")  # official: undetectable passes
+    emoji = check_constraint(
+        {"type": "response_language", "language": "de"}, "🙂🎉"
+    )  # official: undetectable passes
     assert emoji.label == "correct" and emoji.evidence["caution"] == ["language-unsure"]
     assert check_constraint({"type": "response_language", "language": "de"}, GERMAN).evidence["caution"] == []
 
@@ -134,7 +140,9 @@ def test_registry_holds_exactly_the_official_ids() -> None:
 @pytest.mark.parametrize("ctype", sorted(REGISTRY))
 def test_sampler_is_valid_deterministic_and_rendered(ctype: str) -> None:
     specs = [complete_spec({"type": ctype}, random.Random(seed), prompt_text=PROMPT) for seed in range(6)]
-    assert specs == [complete_spec({"type": ctype}, random.Random(seed), prompt_text=PROMPT) for seed in range(6)]
+    assert specs == [
+        complete_spec({"type": ctype}, random.Random(seed), prompt_text=PROMPT) for seed in range(6)
+    ]
     constraint = REGISTRY[ctype]
     shown = [n for n in constraint.kwarg_names if n != "prompt_to_repeat"]
     if shown:
@@ -169,8 +177,14 @@ BAD_SPECS = [
     ({"type": "number_words", "num_words": 50}, "missing kwargs \\['relation'\\]"),
     ({"type": "number_words", "num_words": 50, "relation": "more than"}, "refuses"),
     ({"type": "number_words", "num_words": "50", "relation": "at least"}, "refuses"),
-    ({"type": "letter_frequency", "letter": "#", "let_frequency": 2, "let_relation": "at least"}, "random draw"),
-    ({"type": "nth_paragraph_first_word", "num_paragraphs": 2, "nth_paragraph": 3, "first_word": "so"}, "random draw"),
+    (
+        {"type": "letter_frequency", "letter": "#", "let_frequency": 2, "let_relation": "at least"},
+        "random draw",
+    ),
+    (
+        {"type": "nth_paragraph_first_word", "num_paragraphs": 2, "nth_paragraph": 3, "first_word": "so"},
+        "random draw",
+    ),
     ({"type": "response_language", "language": "xx"}, "refuses"),
     ({"type": "no_letter", "letter": "ab"}, "one letter"),
     ({"type": "include_keyword", "keyword": "  "}, "non-empty"),
@@ -185,6 +199,8 @@ def test_kwargs_the_official_code_would_not_take_as_given_are_refused(spec: dict
 
 def test_large_counts_and_many_keywords_are_official_kwargs() -> None:
     keywords = ["sea", "sky", "wave", "salt", "wind", "gull", "sand"]
-    assert check_constraint({"type": "existence", "keywords": keywords}, " ".join(keywords)).label == "correct"
+    assert (
+        check_constraint({"type": "existence", "keywords": keywords}, " ".join(keywords)).label == "correct"
+    )
     spec = {"type": "number_words", "num_words": 100000, "relation": "less than"}
     assert check_constraint(spec, "short").label == "correct"

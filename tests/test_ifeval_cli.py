@@ -17,12 +17,21 @@ OFFICIAL = {"prompt-level strict": 77.08, "instruction-level strict": 83.69,
 
 
 def _figures(output: str) -> dict[str, float]:
-    return {name: float(value) for name, value in re.findall(r"^(\w+-level \w+)\s+([\d.]+)$", output, re.M)}
+    return {
+        name: float(value)
+        for name, value in re.findall(r"^(\w+-level \w+)\s+([\d.]+)$", output, re.MULTILINE)
+    }
 
 
 def test_official_split_reproduces_the_official_figures() -> None:
     result = CliRunner().invoke(
-        app, ["ifeval", str(DATA / "ifeval_gpt4_responses.jsonl.gz"), "--input", str(DATA / "ifeval_input_data.jsonl.gz")]
+        app,
+        [
+            "ifeval",
+            str(DATA / "ifeval_gpt4_responses.jsonl.gz"),
+            "--input",
+            str(DATA / "ifeval_input_data.jsonl.gz"),
+        ],
     )
     assert result.exit_code == 0, result.output
     figures = _figures(result.output)
@@ -30,7 +39,7 @@ def test_official_split_reproduces_the_official_figures() -> None:
     # Two instances draw a random letter in the official code: within 0.2 points.
     assert all(abs(figures[k] - OFFICIAL[k]) <= 0.2 for k in OFFICIAL), figures
     assert "541 prompts, 834 instructions" in result.output
-    assert re.search(r"^punctuation:no_comma\s+66\s+66\.7\s+72\.7$", result.output, re.M)
+    assert re.search(r"^punctuation:no_comma\s+66\s+66\.7\s+72\.7$", result.output, re.MULTILINE)
     assert "prompt 2785 has no exact match" in result.output  # reworded after the GPT-4 run
     assert result.output.count("draws a kwarg at random") == 2  # keys 1122 and 1129
 
@@ -60,7 +69,9 @@ def test_one_file_with_ids_kwargs_and_responses(tmp_path: Path) -> None:
 
 
 def test_bad_input_exits_2_with_the_row(tmp_path: Path) -> None:
-    bad = _write(tmp_path / "bad.jsonl", [{"instruction_id_list": ["nope:nothing"], "kwargs": [{}], "response": "x"}])
+    bad = _write(
+        tmp_path / "bad.jsonl", [{"instruction_id_list": ["nope:nothing"], "kwargs": [{}], "response": "x"}]
+    )
     result = CliRunner().invoke(app, ["ifeval", str(bad)])
     assert result.exit_code == 2 and "row 1" in result.output and "nope:nothing" in result.output
     missing = _write(tmp_path / "missing.jsonl", [{"instruction_id_list": [], "kwargs": []}])

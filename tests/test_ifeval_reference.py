@@ -51,7 +51,37 @@ def test_every_boundary_case_agrees_with_the_official_ifeval_checker() -> None:
     assert _disagreements(rows) == []
 
 
-@pytest.mark.parametrize("language", sorted({"ar", "bg", "bn", "de", "fa", "fi", "gu", "hi", "it", "kn", "ko", "mr", "ne", "pa", "pt", "ru", "sw", "ta", "te", "th", "ur", "vi"}))
+@pytest.mark.parametrize(
+    "language",
+    sorted(
+        {
+            "ar",
+            "bg",
+            "bn",
+            "de",
+            "fa",
+            "fi",
+            "gu",
+            "hi",
+            "it",
+            "kn",
+            "ko",
+            "mr",
+            "ne",
+            "pa",
+            "pt",
+            "ru",
+            "sw",
+            "ta",
+            "te",
+            "th",
+            "ur",
+            "vi",
+        }
+    ),
+)
 def test_every_official_language_is_accepted(language: str) -> None:
     spec = {"type": "language:response_language", "language": language}
-    assert check_constraint(spec, "A plain English answer that is long enough to detect.").label == "incorrect"
+    assert (
+        check_constraint(spec, "A plain English answer that is long enough to detect.").label == "incorrect"
+    )

@@ -54,7 +54,9 @@ def pair_by_prompt(inputs: list[dict], responses: list[dict]) -> tuple[list[dict
     joined: list[dict | None] = []
     for row in inputs:
         index = by_prompt.get(row["prompt"], by_prompt.get(row["prompt"].strip()))
-        joined.append(None if index is None or index in used else {**row, "response": responses[index]["response"]})
+        joined.append(
+            None if index is None or index in used else {**row, "response": responses[index]["response"]}
+        )
         if index is not None:
             used.add(index)
     spare = iter(i for i in range(len(responses)) if i not in used)
@@ -67,7 +69,9 @@ def pair_by_prompt(inputs: list[dict], responses: list[dict]) -> tuple[list[dict
                 notes.append(f"no response for prompt {name}: scored as an empty response")
                 pair = {**row, "response": ""}
             else:
-                notes.append(f"prompt {name} has no exact match: paired with the leftover response on line {index + 1}")
+                notes.append(
+                    f"prompt {name} has no exact match: paired with the leftover response on line {index + 1}"
+                )
                 pair = {**row, "response": responses[index]["response"]}
         out.append(pair)
     return out, notes
@@ -92,7 +96,10 @@ class Report:
                 "prompt_level_loose": 100 * self.prompt_loose / p, "instruction_level_loose": 100 * self._total(2) / n}  # fmt: skip
 
     def as_dict(self) -> dict[str, Any]:
-        per = {i: {"n": n, "strict": 100 * s / n, "loose": 100 * lo / n} for i, (n, s, lo) in sorted(self.per_instruction.items())}
+        per = {
+            i: {"n": n, "strict": 100 * s / n, "loose": 100 * lo / n}
+            for i, (n, s, lo) in sorted(self.per_instruction.items())
+        }
         return {"prompts": self.prompts, "instructions": self._total(0), **self.figures(), "per_instruction": per,
                 "notes": self.notes}  # fmt: skip
 
@@ -126,9 +133,12 @@ def score_rows(rows: list[dict[str, Any]], seed: int = 0) -> Report:
                     report.notes.append(f"row {number} ({row.get('key', '-')}): {instruction_id} {kwargs}: the official "
                                         f"code draws a kwarg at random (seed {seed})")  # fmt: skip
                 try:
-                    verdict = verdicts.judge(lambda text: constraint.instruction.check(text, kwargs), response)
+                    check = constraint.instruction.check
+                    verdict = verdicts.judge(lambda text, c=check, k=kwargs: c(text, k), response)
                 except Exception as err:
-                    raise ScoringError(f"row {number}: {instruction_id} cannot be checked here: {err}") from err
+                    raise ScoringError(
+                        f"row {number}: {instruction_id} cannot be checked here: {err}"
+                    ) from err
                 counts = report.per_instruction[instruction_id]
                 counts[0] += 1
                 counts[1] += verdict.strict
@@ -147,7 +157,9 @@ def score_files(responses: Path, inputs: Path | None = None, seed: int = 0) -> R
     notes: list[str] = []
     if inputs is not None:
         if any("prompt" not in r or "response" not in r for r in rows):
-            raise ScoringError(f"{responses}: every row needs 'prompt' and 'response' to be paired with {inputs}")
+            raise ScoringError(
+                f"{responses}: every row needs 'prompt' and 'response' to be paired with {inputs}"
+            )
         rows, notes = pair_by_prompt(read_jsonl(inputs), rows)
     report = score_rows(rows, seed)
     report.notes[:0] = notes

@@ -11,8 +11,9 @@ under an id of our own (`rbbench:...`), never under an official one.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 OWN_PREFIX = "rbbench"
 KEYWORDS = ("because", "example", "important", "however", "together", "future", "simple", "reason")

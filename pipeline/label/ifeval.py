@@ -18,11 +18,12 @@ import inspect
 import logging
 import random
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from types import ModuleType
-from typing import Any, Iterator
+from typing import Any
 
 from pipeline.label.nltk_data import use_vendored_nltk_data
 
@@ -105,12 +106,16 @@ class IFEvalInstruction:
         with _LOCK:
             return self._built(kwargs)[1]
 
-    def sample_kwargs(self, rng: random.Random, prompt: str | None, given: dict[str, Any] | None = None) -> dict:
+    def sample_kwargs(
+        self, rng: random.Random, prompt: str | None, given: dict[str, Any] | None = None
+    ) -> dict:
         """Every kwarg, drawn by the official code from `rng` where `given` leaves it open."""
         given = dict(given or {})
         if "prompt_to_repeat" in self.kwarg_names and "prompt_to_repeat" not in given:
             if not prompt or not prompt.strip():
-                raise ValueError(f"{self.instruction_id} repeats the request: complete_spec needs prompt_text")
+                raise ValueError(
+                    f"{self.instruction_id} repeats the request: complete_spec needs prompt_text"
+                )
             given["prompt_to_repeat"] = prompt
         with random_source(rng):
             instruction, _ = self._built(given)
@@ -141,6 +146,10 @@ def load() -> dict[str, IFEvalInstruction]:
     out = {}
     for instruction_id, cls in registry.INSTRUCTION_DICT.items():
         params = inspect.signature(cls.build_description).parameters
-        names = tuple(n for n, p in params.items() if n != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD))
+        names = tuple(
+            n
+            for n, p in params.items()
+            if n != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+        )
         out[instruction_id] = IFEvalInstruction(instruction_id, names)
     return out

@@ -25,18 +25,18 @@ from pipeline.label import aliases, verdicts
 from pipeline.label.result import LabelResult
 
 __all__ = [
+    "ALIASES",  # noqa: F822
+    "REGISTRY",  # noqa: F822 (built on first use by __getattr__)
     "VERSION",
     "Constraint",
-    "REGISTRY",
-    "ALIASES",
+    "check_constraint",
+    "complete_spec",
+    "families",
+    "instruction_ids",
     "official_constraint",
+    "render_instruction",
     "unavailable",
     "validate_constraint",
-    "render_instruction",
-    "complete_spec",
-    "check_constraint",
-    "instruction_ids",
-    "families",
 ]
 
 VERSION = "3"  # 3: official IFEval (lm-eval) and IFBench verdicts; strict label, loose + cautions as evidence
@@ -85,7 +85,9 @@ def _ifbench_instructions() -> tuple[dict[str, Any], dict[str, str]]:
 
     missing = {}
     if not ifbench.tagger_available():  # NLTK's perceptron tagger: no PyPI package ships it
-        missing["words:start_verb"] = "needs NLTK's averaged_perceptron_tagger_eng data, not found on this machine"
+        missing["words:start_verb"] = (
+            "needs NLTK's averaged_perceptron_tagger_eng data, not found on this machine"
+        )
     return dict(ifbench.INSTRUCTIONS), missing
 
 
@@ -100,7 +102,10 @@ def _tables() -> tuple[dict[str, Constraint], dict[str, Constraint], dict[str, a
             raise RuntimeError(f"instruction id {i!r} is both an IFEval and an IFBench id")
         if i not in missing:
             official[i] = Constraint(i, obj, "ifbench")
-    own = {o.instruction_id: Constraint(o.instruction_id, o, aliases.OWN_PREFIX) for o in aliases.OWN_INSTRUCTIONS}
+    own = {
+        o.instruction_id: Constraint(o.instruction_id, o, aliases.OWN_PREFIX)
+        for o in aliases.OWN_INSTRUCTIONS
+    }
     names: dict[str, aliases.Alias] = {}
     for alias in (*aliases.CUSTOM_ALIASES, *aliases.OWN_ALIASES, *aliases.identity_aliases(sorted(official))):
         names.setdefault(alias.name, alias)
@@ -121,7 +126,7 @@ def __getattr__(name: str) -> Any:
 def _resolve(spec: Any) -> tuple[Constraint, dict[str, Any], aliases.Alias | None]:
     """The constraint a spec names, its kwargs as given, and the alias it was named by."""
     if not isinstance(spec, dict):
-        raise ValueError(f"a constraint spec must be a mapping, got {type(spec).__name__}")
+        raise ValueError(f"a constraint spec must be a mapping, got {type(spec).__name__}")  # noqa: TRY004
     official, own, names = _tables()
     ctype = spec.get("type")
     kwargs = {k: v for k, v in spec.items() if k != "type" and v is not None}
@@ -142,7 +147,9 @@ def _alias_kwargs(alias: aliases.Alias, given: dict[str, Any], rng: random.Rando
         return given
     extra = sorted(set(given) - set(alias.kwarg_names))
     if extra:
-        raise ValueError(f"constraint {alias.name!r}: unexpected kwargs {extra}; accepted: {list(alias.kwarg_names)}")
+        raise ValueError(
+            f"constraint {alias.name!r}: unexpected kwargs {extra}; accepted: {list(alias.kwarg_names)}"
+        )
     if rng is not None:
         given = {**{k: v for k, v in alias.sample(rng).items() if k not in given}, **given}
     missing = [k for k in alias.kwarg_names if k not in given]
@@ -160,7 +167,9 @@ def _check_kwargs(constraint: Constraint, kwargs: dict[str, Any]) -> None:
     cid = constraint.instruction_id
     extra = sorted(set(kwargs) - set(constraint.kwarg_names))
     if extra:
-        raise ValueError(f"constraint {cid!r}: unexpected kwargs {extra}; accepted: {list(constraint.kwarg_names) or 'none'}")
+        raise ValueError(
+            f"constraint {cid!r}: unexpected kwargs {extra}; accepted: {list(constraint.kwarg_names) or 'none'}"
+        )
     draws = getattr(constraint.instruction, "draws_at_random", None)
     missing = [k for k in constraint.kwarg_names if k not in kwargs]
     try:
@@ -168,7 +177,9 @@ def _check_kwargs(constraint: Constraint, kwargs: dict[str, Any]) -> None:
     except (TypeError, ValueError, KeyError) as err:
         raise ValueError(f"constraint {cid!r}: the official code refuses kwargs {kwargs}: {err}") from None
     if drawn:
-        what = f"missing kwargs {missing}" if missing else "a value the official code replaces by a random draw"
+        what = (
+            f"missing kwargs {missing}" if missing else "a value the official code replaces by a random draw"
+        )
         raise ValueError(f"constraint {cid!r}: {what}; given {kwargs}")
     try:
         constraint.instruction.describe(kwargs)
@@ -189,7 +200,9 @@ def official_constraint(instruction_id: str) -> Constraint:
     found = official.get(instruction_id) or own.get(instruction_id)
     if found is None:
         why = unavailable().get(instruction_id)
-        raise ValueError(f"instruction id {instruction_id!r} {'cannot be checked here: ' + why if why else 'is unknown'}")
+        raise ValueError(
+            f"instruction id {instruction_id!r} {'cannot be checked here: ' + why if why else 'is unknown'}"
+        )
     return found
 
 
@@ -219,7 +232,9 @@ def complete_spec(spec: dict[str, Any], rng: random.Random, prompt_text: str | N
         raise ValueError(f"{constraint.instruction_id} repeats the request: complete_spec needs prompt_text")
     problem = None
     for _ in range(SAMPLE_ATTEMPTS):  # an official sampler may draw what its own checks refuse
-        kwargs = {k: v for k, v in {**_draw(constraint, rng, prompt_text, given), **given}.items() if v is not None}
+        kwargs = {
+            k: v for k, v in {**_draw(constraint, rng, prompt_text, given), **given}.items() if v is not None
+        }
         try:
             _check_kwargs(constraint, kwargs)
         except ValueError as err:
@@ -231,7 +246,9 @@ def complete_spec(spec: dict[str, Any], rng: random.Random, prompt_text: str | N
     raise ValueError(f"no valid kwargs drawn in {SAMPLE_ATTEMPTS} attempts: {problem}")
 
 
-def _draw(constraint: Constraint, rng: random.Random, prompt: str | None, given: dict[str, Any]) -> dict[str, Any]:
+def _draw(
+    constraint: Constraint, rng: random.Random, prompt: str | None, given: dict[str, Any]
+) -> dict[str, Any]:
     """The instruction's sampler; one that takes the given kwargs draws the rest consistently."""
     sample = constraint.instruction.sample_kwargs
     if "given" in inspect.signature(sample).parameters:
@@ -247,12 +264,16 @@ def check_constraint(spec: dict[str, Any], response: str, finish_reason: str | N
                                 "kwargs": kwargs}  # fmt: skip
     try:
         verdict = verdicts.judge(lambda text: constraint.instruction.check(text, kwargs), response)
-    except Exception as err:  # the official code crashed: it did not decide
+    except Exception as err:  # noqa: BLE001 (the official code crashed: it did not decide)
         return LabelResult("abstain", f"{cid}: the official checker raised {type(err).__name__}: {err}",
                            evidence={**evidence, "error": repr(err)})  # fmt: skip
     caution = verdicts.cautions(response, finish_reason, cid in LANGUAGE_IDS)
-    evidence.update(strict=verdict.strict, loose=verdict.loose, loose_variant=verdict.passing_variant, caution=caution)
-    detail = f"official strict {'pass' if verdict.strict else 'fail'}, loose {'pass' if verdict.loose else 'fail'}"
+    evidence.update(
+        strict=verdict.strict, loose=verdict.loose, loose_variant=verdict.passing_variant, caution=caution
+    )
+    detail = (
+        f"official strict {'pass' if verdict.strict else 'fail'}, loose {'pass' if verdict.loose else 'fail'}"
+    )
     if caution:
         detail += f" (caution: {', '.join(caution)})"
     evidence["detail"] = detail  # the one-line summary the label tables show

@@ -13,8 +13,9 @@ the Precise IF assembly skips completions that carry one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 CUT_OFF = "cut-off"  # finish_reason == "length": the model did not finish its answer
 EMPTY = "empty"  # nothing but whitespace: the official evaluation fails it, whatever the instruction
