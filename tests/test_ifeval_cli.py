@@ -10,6 +10,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from flows.cli import app
+from pipeline.label.instructions import unavailable
 
 DATA = Path(__file__).parent / "data" / "if_reference"
 OFFICIAL = {"prompt-level strict": 77.08, "instruction-level strict": 83.69,
@@ -40,7 +41,7 @@ def test_official_split_reproduces_the_official_figures() -> None:
     assert all(abs(figures[k] - OFFICIAL[k]) <= 0.2 for k in OFFICIAL), figures
     assert "541 prompts, 834 instructions" in result.output
     assert re.search(r"^punctuation:no_comma\s+66\s+66\.7\s+72\.7$", result.output, re.MULTILINE)
-    assert "prompt 2785 has no exact match" in result.output  # reworded after the GPT-4 run
+    assert "prompt 2785 has no exact match: paired with the response on the same line (340)" in result.output
     assert result.output.count("draws a kwarg at random") == 2  # keys 1122 and 1129
 
 
@@ -77,3 +78,24 @@ def test_bad_input_exits_2_with_the_row(tmp_path: Path) -> None:
     missing = _write(tmp_path / "missing.jsonl", [{"instruction_id_list": [], "kwargs": []}])
     result = CliRunner().invoke(app, ["ifeval", str(missing)])
     assert result.exit_code == 2 and "missing field 'response'" in result.output
+
+
+def test_ifbench_rows_give_the_official_instruction_level_figures(tmp_path: Path) -> None:
+    """IFBench's sample responses, one instruction per row, as official verdicts say (tests/data/ifbench/)."""
+    source = Path(__file__).parent / "data" / "ifbench" / "ifbench_own.jsonl"
+    lines = [json.loads(line) for line in source.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [{"instruction_id_list": [r["instruction_id"]], "kwargs": [r["kwargs"]], "response": r["response"]}
+            for r in lines]  # fmt: skip
+    result = CliRunner().invoke(app, ["ifeval", str(_write(tmp_path / "ifbench.jsonl", rows)), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    kept = [r for r in lines if r["instruction_id"] not in unavailable()]
+    assert report["prompts"] == report["instructions"] == len(kept) > 300
+    strict = 100 * sum(r["official_strict"] for r in kept) / len(kept)
+    loose = 100 * sum(r["official_loose"] for r in kept) / len(kept)
+    assert (
+        abs(report["instruction_level_strict"] - strict) < 1e-9
+        and abs(report["instruction_level_loose"] - loose) < 1e-9
+    )
+    assert report["prompt_level_strict"] == report["instruction_level_strict"] and loose > strict
+    assert set(report["per_instruction"]) == {r["instruction_id"] for r in kept}

@@ -10,6 +10,7 @@ This is how a user audits our Precise IF labeler on their own data: the verdicts
 
 from __future__ import annotations
 
+import difflib
 import gzip
 import json
 import random
@@ -19,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.label import ifeval, verdicts
-from pipeline.label.instructions import official_constraint
+from pipeline.label.instructions import official_constraint, unavailable
+
+EDITED_RATIO = 0.8  # prompts this alike on the same line are one prompt reworded, not two prompts
 
 
 class ScoringError(ValueError):
@@ -43,38 +46,36 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 def pair_by_prompt(inputs: list[dict], responses: list[dict]) -> tuple[list[dict], list[str]]:
     """Join each input with its response by prompt (exact, then stripped, as IFBench's evaluation
-    does). Inputs left over take the responses left over in file order (a prompt reworded after the
-    responses were made), and are named in the notes; an input with none left gets an empty
-    response (it fails every instruction, as in the official evaluation)."""
+    does). An input with no match takes the response on the same line if that response matched no
+    input and its prompt is nearly the same (a prompt edited in place after the responses were made,
+    like IFEval's key 2785; lm-eval pairs by position); else
+    it gets an empty response, which fails every instruction as in IFBench's evaluation. Both
+    fallbacks are named in the notes."""
     by_prompt: dict[str, int] = {}
     for index, row in enumerate(responses):
         for key in (row["prompt"], row["prompt"].strip()):
             by_prompt.setdefault(key, index)
-    used: set[int] = set()
-    joined: list[dict | None] = []
-    for row in inputs:
-        index = by_prompt.get(row["prompt"], by_prompt.get(row["prompt"].strip()))
-        joined.append(
-            None if index is None or index in used else {**row, "response": responses[index]["response"]}
-        )
-        if index is not None:
-            used.add(index)
-    spare = iter(i for i in range(len(responses)) if i not in used)
+    found = [by_prompt.get(row["prompt"], by_prompt.get(row["prompt"].strip())) for row in inputs]
+    matched = {i for i in found if i is not None}
     notes, out = [], []
-    for row, pair in zip(inputs, joined):
-        if pair is None:
-            index = next(spare, None)
-            name = row.get("key", row["prompt"][:40])
-            if index is None:
-                notes.append(f"no response for prompt {name}: scored as an empty response")
-                pair = {**row, "response": ""}
-            else:
-                notes.append(
-                    f"prompt {name} has no exact match: paired with the leftover response on line {index + 1}"
-                )
-                pair = {**row, "response": responses[index]["response"]}
-        out.append(pair)
+    for line, (row, index) in enumerate(zip(inputs, found)):
+        name = row.get("key", line + 1)
+        if index is None and line < len(responses) and line not in matched and _edited(row, responses[line]):
+            index = line
+            notes.append(f"prompt {name} has no exact match: paired with the response on the same line ({line + 1}), "
+                         "whose prompt is nearly the same and matches no input")  # fmt: skip
+        elif index is None:
+            notes.append(f"no response for prompt {name}: scored as an empty response")
+        out.append({**row, "response": "" if index is None else responses[index]["response"]})
     return out, notes
+
+
+def _edited(row: dict, response: dict) -> bool:
+    """Whether two prompts are one prompt edited in place (at least 80% alike)."""
+    return (
+        difflib.SequenceMatcher(None, row["prompt"], response["prompt"], autojunk=False).ratio()
+        >= EDITED_RATIO
+    )
 
 
 @dataclass
@@ -114,40 +115,56 @@ def _row_fields(row: dict[str, Any], number: int) -> tuple[list[str], list[dict]
     return ids, kwargs, response
 
 
+def _verdicts(
+    row: dict[str, Any], number: int, seed: int, notes: list[str]
+) -> list[tuple[str, verdicts.Verdict]]:
+    """(instruction id, official verdict) for each instruction of one row."""
+    ids, kwargs_list, response = _row_fields(row, number)
+    out = []
+    for instruction_id, kwargs in zip(ids, kwargs_list):
+        try:
+            constraint = official_constraint(instruction_id)
+        except ValueError as err:
+            raise ScoringError(f"row {number}: {err}") from None
+        kwargs = {k: v for k, v in (kwargs or {}).items() if v is not None}  # as both official evaluations
+        drawn = getattr(constraint.instruction, "draws_at_random", None)
+        if drawn is not None and drawn(kwargs):
+            notes.append(f"row {number} ({row.get('key', '-')}): {instruction_id} {kwargs}: the official code "
+                         f"draws a kwarg at random (seed {seed})")  # fmt: skip
+        check = constraint.instruction.check
+        try:
+            verdict = verdicts.judge(lambda text, c=check, k=kwargs: c(text, k), response)
+        except Exception as err:
+            raise ScoringError(f"row {number}: {instruction_id} cannot be checked: {err}") from err
+        out.append((instruction_id, verdict))
+    return out
+
+
 def score_rows(rows: list[dict[str, Any]], seed: int = 0) -> Report:
     """Official verdicts of every instruction of every row. Where the official IFEval code draws a
-    kwarg at random (a letter it refuses, such as '#'), it draws from random.Random(seed)."""
+    kwarg at random (a letter it refuses, such as '#'), it draws from random.Random(seed). A row with
+    an instruction that cannot be checked on this machine is left out of every figure, and named."""
     report = Report()
+    skipped: dict[str, int] = defaultdict(int)
     with ifeval.random_source(random.Random(seed)):
         for number, row in enumerate(rows, start=1):
-            ids, kwargs_list, response = _row_fields(row, number)
-            strict_all = loose_all = True
-            for instruction_id, kwargs in zip(ids, kwargs_list):
-                try:
-                    constraint = official_constraint(instruction_id)
-                except ValueError as err:
-                    raise ScoringError(f"row {number}: {err}") from None
-                kwargs = {k: v for k, v in (kwargs or {}).items() if v is not None}
-                drawn = getattr(constraint.instruction, "draws_at_random", None)
-                if drawn is not None and drawn(kwargs):
-                    report.notes.append(f"row {number} ({row.get('key', '-')}): {instruction_id} {kwargs}: the official "
-                                        f"code draws a kwarg at random (seed {seed})")  # fmt: skip
-                try:
-                    check = constraint.instruction.check
-                    verdict = verdicts.judge(lambda text, c=check, k=kwargs: c(text, k), response)
-                except Exception as err:
-                    raise ScoringError(
-                        f"row {number}: {instruction_id} cannot be checked here: {err}"
-                    ) from err
+            missing = [i for i in row.get("instruction_id_list", []) if i in unavailable()]
+            if missing:
+                for instruction_id in missing:
+                    skipped[instruction_id] += 1
+                continue
+            results = _verdicts(row, number, seed, report.notes)
+            for instruction_id, verdict in results:
                 counts = report.per_instruction[instruction_id]
                 counts[0] += 1
                 counts[1] += verdict.strict
                 counts[2] += verdict.loose
-                strict_all &= verdict.strict
-                loose_all &= verdict.loose
             report.prompts += 1
-            report.prompt_strict += strict_all
-            report.prompt_loose += loose_all
+            report.prompt_strict += all(v.strict for _, v in results)
+            report.prompt_loose += all(v.loose for _, v in results)
+    for instruction_id, count in sorted(skipped.items()):
+        report.notes.append(f"{count} prompt(s) with {instruction_id} left out of every figure: it cannot be "
+                            f"checked here ({unavailable()[instruction_id]})")  # fmt: skip
     return report
 
 
