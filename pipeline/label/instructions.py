@@ -14,7 +14,6 @@ unsure) go into its evidence and never change it. `REGISTRY` holds exactly the o
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import random
 from dataclasses import dataclass, field
@@ -78,9 +77,6 @@ class Constraint:
 @cache
 def _ifbench_instructions() -> tuple[dict[str, Any], dict[str, str]]:
     """IFBench's instructions, and those that cannot run on this machine with the reason."""
-    spec = importlib.util.find_spec("pipeline.label.ifbench")
-    if spec is None or spec.origin is None:  # not there yet: IFEval only
-        return {}, {}
     from pipeline.label import ifbench
 
     missing = {}
