@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -85,3 +86,11 @@ def test_every_official_language_is_accepted(language: str) -> None:
     assert (
         check_constraint(spec, "A plain English answer that is long enough to detect.").label == "incorrect"
     )
+
+
+def test_checks_from_many_threads_agree_too() -> None:
+    """The label stage checks in Prefect's worker threads; the official IFEval code keeps state in
+    module globals (its `random`, langdetect's factory), which the facade guards."""
+    rows = _lines(DATA / "if_reference" / "ifeval_gpt4.jsonl.gz")[:240]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert sum(len(d) for d in pool.map(lambda r: _disagreements([r]), rows)) == 0

@@ -54,17 +54,25 @@ class _Refuse:
 def _modules() -> tuple[ModuleType, ModuleType, ModuleType]:
     """lm-eval's IFEval modules, imported once NLTK can find punkt_tab offline (lm-eval would
     otherwise download it at import time). langdetect is seeded so a verdict is reproducible;
-    the shared reference verdicts agree with it (tests/test_ifeval_reference.py)."""
-    use_vendored_nltk_data()
-    from langdetect import DetectorFactory
+    the shared reference verdicts agree with it (tests/test_ifeval_reference.py). Its language
+    profiles are loaded here, once, under the lock: two threads loading them at once collide."""
+    with _LOCK:
+        use_vendored_nltk_data()
+        from langdetect import DetectorFactory, detector_factory
 
-    DetectorFactory.seed = 0
-    from lm_eval.tasks.ifeval import instructions, instructions_registry, instructions_util
+        DetectorFactory.seed = 0
+        detector_factory.init_factory()
+        from lm_eval.tasks.ifeval import instructions, instructions_registry, instructions_util
 
-    # Its checkers log an error for every text langdetect cannot read; that fact is our caution
-    # `language-unsure` in the evidence, not a line on the console for each completion.
-    logging.getLogger(instructions.__name__).addHandler(logging.NullHandler())
-    return instructions_registry, instructions, instructions_util
+        # Its checkers log an error for every text langdetect cannot read; that fact is our caution
+        # `language-unsure` in the evidence, not a line on the console for each completion.
+        logging.getLogger(instructions.__name__).addHandler(logging.NullHandler())
+        return instructions_registry, instructions, instructions_util
+
+
+def seeded_langdetect() -> None:
+    """langdetect ready for use from any thread: profiles loaded, seed 0."""
+    _modules()
 
 
 @contextmanager

@@ -70,10 +70,12 @@ def language_unsure(response: str) -> bool:
     a top guess under MIN_LANGUAGE_PROBABILITY (the official checker passes what it cannot detect)."""
     if sum(ch.isalpha() for ch in response) < MIN_LANGUAGE_LETTERS:
         return True
-    from langdetect import DetectorFactory, detect_langs
+    from langdetect import detect_langs
     from langdetect.lang_detect_exception import LangDetectException
 
-    DetectorFactory.seed = 0
+    from pipeline.label.ifeval import seeded_langdetect
+
+    seeded_langdetect()  # profiles loaded once, seed 0: the same answer every time
     try:
         return detect_langs(response)[0].prob < MIN_LANGUAGE_PROBABILITY
     except LangDetectException:
