@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import random
 import string
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 PUNCT = string.punctuation
 # The official checkers trim a word with `.strip(punctuation + ' ')`: ASCII punctuation and spaces.

@@ -11,7 +11,13 @@ import re
 
 from pipeline.label.ifbench import text
 from pipeline.label.ifbench.base import (
-    TRIM, NEGATIVE, IFBenchInstruction, Kwargs, drop_punct, fixed, need,
+    NEGATIVE,
+    TRIM,
+    IFBenchInstruction,
+    Kwargs,
+    drop_punct,
+    fixed,
+    need,
 )
 from pipeline.label.ifbench.vocabulary import PERSON_NAMES, PRONOUNS, random_keyword
 

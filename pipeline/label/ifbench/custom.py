@@ -10,6 +10,7 @@ import csv
 import io
 import re
 import unicodedata
+from itertools import pairwise
 
 from pipeline.label.ifbench import text
 from pipeline.label.ifbench.base import TRIM, Kwargs, drop_punct, fixed
@@ -68,7 +69,7 @@ def _mcq_count_length(response: str, kw: Kwargs) -> bool:
     lengths = [_question_text_length(q) for q in questions]
     if None in lengths:
         return False
-    return all(a < b for a, b in zip(lengths, lengths[1:]))
+    return all(a < b for a, b in pairwise(lengths))
 
 
 def _reverse_newline(response: str, kw: Kwargs) -> bool:

@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import re
 import string
+from itertools import pairwise
 
 import emoji
 
 from pipeline.label.ifbench import text
 from pipeline.label.ifbench.base import (
-    PUNCT, TRIM, IFBenchInstruction, Kwargs, drop_punct, fixed, need,
+    PUNCT,
+    TRIM,
+    IFBenchInstruction,
+    Kwargs,
+    drop_punct,
+    fixed,
+    need,
 )
 
 OPEN, CLOSE = "([{", ")]}"
@@ -109,7 +116,7 @@ def _line_indent(response: str, kw: Kwargs) -> bool:
     for line in lines:
         if not line.strip():
             lines.remove(line)
-    return all(_indent(b) > _indent(a) for a, b in zip(lines, lines[1:]))
+    return all(_indent(b) > _indent(a) for a, b in pairwise(lines))
 
 
 def _quote_unquote(response: str, kw: Kwargs) -> bool:

@@ -4,8 +4,7 @@ Reproduced as data from allenai/IFBench (Apache-2.0), which copies google-resear
 the official code draws keywords from it when none is given; our samplers draw from it too.
 """
 
-WORD_LIST: tuple[str, ...] = tuple(
-    """
+_WORDS = """
 western sentence signal dump spot opposite bottom potato administration working welcome morning good
 agency primary wish responsibility press problem president steal brush read type beat trainer growth
 lock bone case equal comfortable region replacement performance mate walk medicine film thing rock tap
@@ -112,5 +111,5 @@ mistake finish future brilliant contact math rice leave restaurant discount sex 
 wear juice failure bug context mud whole wrap intention draft pressure cake dark explanation space angle
 word efficiency management habit star chance finding transportation stand criticism flow door injury
 insect surprise apartment
-""".split()
-)
+"""
+WORD_LIST: tuple[str, ...] = tuple(_WORDS.split())

@@ -9,10 +9,18 @@ from __future__ import annotations
 import random
 import re
 import string
+from itertools import pairwise
 
 from pipeline.label.ifbench import text
 from pipeline.label.ifbench.base import (
-    FALSY, NEGATIVE, IFBenchInstruction, Kwargs, drop_punct, fixed, need, needs_prompt,
+    FALSY,
+    NEGATIVE,
+    IFBenchInstruction,
+    Kwargs,
+    drop_punct,
+    fixed,
+    need,
+    needs_prompt,
 )
 from pipeline.label.ifbench.vocabulary import random_keyword
 
@@ -70,7 +78,7 @@ def _alliteration_increment(response: str, kw: Kwargs) -> bool:
         pieces = [p.lstrip(string.punctuation + " ") for p in sentence.lower().split()]
         pieces = [p for p in pieces if p]
         score, in_run = 0, False
-        for left, right in zip(pieces, pieces[1:]):
+        for left, right in pairwise(pieces):
             if left[0] == right[0]:
                 score += 1 if in_run else 2
                 in_run = True
@@ -94,7 +102,7 @@ def _keyword_sentence(response: str, kw: Kwargs) -> bool:
 def _increment(response: str, kw: Kwargs) -> bool:
     (step,) = need(kw, "small_n", missing_if=NEGATIVE)
     counts = [len(drop_punct(s).split()) for s in text.sentences(response)]
-    return all(later == earlier + step for earlier, later in zip(counts, counts[1:]))
+    return all(later == earlier + step for earlier, later in pairwise(counts))
 
 
 def _sample_overlap(rng: random.Random, prompt: str | None) -> dict:

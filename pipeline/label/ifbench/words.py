@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import string
 from collections import Counter
+from itertools import pairwise
 
 import syllapy
 
 from pipeline.label.ifbench import text
 from pipeline.label.ifbench.base import (
-    FALSY, NEGATIVE, PUNCT, TRIM, IFBenchInstruction, Kwargs, drop_punct, fixed, need,
+    FALSY,
+    NEGATIVE,
+    PUNCT,
+    TRIM,
+    IFBenchInstruction,
+    Kwargs,
+    drop_punct,
+    fixed,
+    need,
 )
 from pipeline.label.ifbench.vocabulary import random_keyword
 
@@ -48,7 +57,7 @@ def _vowel(response: str, kw: Kwargs) -> bool:
 
 
 def _has_cluster(piece: str) -> bool:
-    return any(a in CONSONANTS and b in CONSONANTS for a, b in zip(piece, piece[1:]))
+    return any(a in CONSONANTS and b in CONSONANTS for a, b in pairwise(piece))
 
 
 def _consonants(response: str, kw: Kwargs) -> bool:
@@ -78,12 +87,12 @@ def _repeats(response: str, kw: Kwargs) -> bool:
 
 def _odd_even_syllables(response: str, kw: Kwargs) -> bool:
     parities = [syllapy.count(p) % 2 for p in drop_punct(response).lower().split() if p.strip()]
-    return all(a != b for a, b in zip(parities, parities[1:]))
+    return all(a != b for a, b in pairwise(parities))
 
 
 def _last_first(response: str, kw: Kwargs) -> bool:
     found = text.sentences(response)
-    for this, following in zip(found, found[1:]):
+    for this, following in pairwise(found):
         last = this.rstrip(TRIM).split()
         first = following.lstrip(TRIM).split()
         if not last or not first or last[-1].lower() != first[0].lower():
@@ -102,7 +111,7 @@ def _paragraph_last_first(response: str, kw: Kwargs) -> bool:
 
 def _no_consecutive(response: str, kw: Kwargs) -> bool:
     pieces = drop_punct(response.lower()).split()
-    return all(a[0] != b[0] for a, b in zip(pieces, pieces[1:]))
+    return all(a[0] != b[0] for a, b in pairwise(pieces))
 
 
 def _position_kwargs(kw: Kwargs) -> tuple[str, int, int]:
