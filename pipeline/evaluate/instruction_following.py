@@ -48,13 +48,12 @@ def pair_by_prompt(inputs: list[dict], responses: list[dict]) -> tuple[list[dict
     """Join each input with its response by prompt (exact, then stripped, as IFBench's evaluation
     does). An input with no match takes the response on the same line if that response matched no
     input and its prompt is nearly the same (a prompt edited in place after the responses were made,
-    like IFEval's key 2785; lm-eval pairs by position); else
-    it gets an empty response, which fails every instruction as in IFBench's evaluation. Both
-    fallbacks are named in the notes."""
+    like IFEval's key 2785; lm-eval pairs by position); else it gets an empty response, which fails
+    every instruction as in IFBench's evaluation. Both fallbacks are named in the notes."""
     by_prompt: dict[str, int] = {}
     for index, row in enumerate(responses):
         for key in (row["prompt"], row["prompt"].strip()):
-            by_prompt.setdefault(key, index)
+            by_prompt[key] = index  # a repeated prompt: the last response wins, as in the official dict
     found = [by_prompt.get(row["prompt"], by_prompt.get(row["prompt"].strip())) for row in inputs]
     matched = {i for i in found if i is not None}
     notes, out = [], []
@@ -177,7 +176,10 @@ def score_files(responses: Path, inputs: Path | None = None, seed: int = 0) -> R
             raise ScoringError(
                 f"{responses}: every row needs 'prompt' and 'response' to be paired with {inputs}"
             )
-        rows, notes = pair_by_prompt(read_jsonl(inputs), rows)
+        input_rows = read_jsonl(inputs)
+        if any("prompt" not in r for r in input_rows):
+            raise ScoringError(f"{inputs}: every row needs 'prompt', 'instruction_id_list' and 'kwargs'")
+        rows, notes = pair_by_prompt(input_rows, rows)
     report = score_rows(rows, seed)
     report.notes[:0] = notes
     return report
