@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import inspect
 import random
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -180,7 +181,7 @@ def _check_kwargs(constraint: Constraint, kwargs: dict[str, Any]) -> None:
     try:
         constraint.instruction.describe(kwargs)
         constraint.instruction.check("A short probe answer.", kwargs)
-    except (TypeError, AttributeError, KeyError, ValueError) as err:
+    except (TypeError, AttributeError, KeyError, ValueError, re.error) as err:
         raise ValueError(f"constraint {cid!r}: the official code refuses kwargs {kwargs}: {err}") from None
 
 
