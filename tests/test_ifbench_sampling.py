@@ -10,7 +10,7 @@ import random
 
 import pytest
 
-from pipeline.label.ifbench import INSTRUCTIONS, TaggerUnavailable, tagger_available
+from pipeline.label.ifbench import INSTRUCTIONS, KwargsIncomplete, TaggerUnavailable, tagger_available
 from pipeline.label.ifbench.keywords import WORD_LIST
 
 PROMPT = "Explain, in plain words, why the sky looks blue at noon and red at sunset."
@@ -108,3 +108,40 @@ def test_keyword_list_is_the_official_one():
     )
 
     assert list(WORD_LIST) == list(OFFICIAL)
+
+
+# Where the official builders draw at random although the kwarg is given (read from db69a6f):
+# "None or < 0" for counts, "if not" for these keywords and positions; any absent kwarg draws.
+REDRAWN_WHEN = {
+    ("count:word_count_range", "min_words"): -1, ("count:word_count_range", "max_words"): -1,
+    ("count:unique_word_count", "N"): -1, ("ratio:stop_words", "percentage"): -1,
+    ("count:conjunctions", "small_n"): -1, ("count:person_names", "N"): -1, ("ratio:overlap", "percentage"): -1,
+    ("count:numbers", "N"): -1, ("count:words_japanese", "N"): -1, ("words:repeats", "small_n"): -1,
+    ("sentence:keyword", "N"): -1, ("sentence:keyword", "word"): "", ("count:pronouns", "N"): -1,
+    ("sentence:increment", "small_n"): -1, ("words:keywords_specific_position", "keyword"): "",
+    ("words:keywords_specific_position", "n"): 0, ("words:keywords_specific_position", "m"): 0,
+}
+DRAWN_WHEN_ABSENT = {  # kwargs the official builder invents when absent (the others are required)
+    iid: set(INSTRUCTIONS[iid].kwarg_names) - {"reference_text", "prompt_to_repeat"} for iid in INSTRUCTIONS
+}
+
+
+@pytest.mark.parametrize("iid", sorted(INSTRUCTIONS))
+def test_kwargs_the_official_code_would_draw_are_refused(iid):
+    inst = INSTRUCTIONS[iid]
+    kwargs = inst.sample_kwargs(random.Random(3), PROMPT)
+    assert not inst.draws_at_random(kwargs)
+    for name in DRAWN_WHEN_ABSENT[iid]:
+        partial = {k: v for k, v in kwargs.items() if k != name}
+        assert inst.draws_at_random(partial), name
+        assert inst.draws_at_random({**kwargs, name: None}), name
+        with pytest.raises(KwargsIncomplete):
+            inst.check("Some answer.", partial)
+        with pytest.raises(KwargsIncomplete):
+            inst.describe(partial)
+    for (rid, name), value in REDRAWN_WHEN.items():
+        if rid == iid:
+            assert inst.draws_at_random({**kwargs, name: value}), name
+    for name in set(inst.kwarg_names) - DRAWN_WHEN_ABSENT[iid]:  # required: the official code raises
+        with pytest.raises(ValueError):
+            inst.check("Some answer.", {k: v for k, v in kwargs.items() if k != name})

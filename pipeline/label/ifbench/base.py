@@ -27,7 +27,8 @@ DescribeFn = Callable[[Kwargs], str]
 
 
 class KwargsIncomplete(ValueError):
-    """A kwarg the official code would draw at random is missing: no deterministic verdict."""
+    """The official code would draw a kwarg at random (missing, or a value it redraws): the kwargs
+    do not fix a verdict."""
 
 
 def drop_punct(text: str) -> str:
@@ -35,23 +36,19 @@ def drop_punct(text: str) -> str:
     return text.translate(_NO_PUNCT)
 
 
-def need(kwargs: Kwargs, *names: str, missing_if: Callable[[Any], bool] | None = None) -> list[Any]:
-    """The named kwargs, or KwargsIncomplete where the official code would invent one: when it is
-    absent, or when `missing_if(value)` (official builders also redraw a negative count: NEGATIVE,
-    or an empty keyword or a 0 position: FALSY)."""
-    missing = [n for n in names if kwargs.get(n) is None or (missing_if is not None and missing_if(kwargs[n]))]
-    if missing:
-        raise KwargsIncomplete(f"missing kwargs {missing}: the official code would draw them at random")
-    return [kwargs[n] for n in names]
+# What makes an official builder draw a kwarg at random although it is given (None always does):
+def GIVEN(value: Any) -> bool:
+    """Any given value is used as it is."""
+    return False
 
 
 def NEGATIVE(value: Any) -> bool:
-    """An official count builder redraws a negative count."""
+    """The count builders redraw a negative count."""
     return value < 0
 
 
 def FALSY(value: Any) -> bool:
-    """Some official builders redraw a keyword given as "" or a position given as 0."""
+    """Some builders redraw a keyword given as "" or a position given as 0."""
     return not value
 
 
@@ -82,15 +79,32 @@ class IFBenchInstruction:
     checker: CheckFn = field(repr=False)
     sampler: SampleFn = field(default=no_kwargs, repr=False)
     describer: DescribeFn | None = field(default=None, repr=False)
+    # kwarg -> when the official builder draws it at random although given (absent: always)
+    redraw: Mapping[str, Callable[[Any], bool]] = field(default_factory=dict, repr=False)
+
+    def draws_at_random(self, kwargs: Kwargs) -> bool:
+        """Whether the official code would draw a kwarg at random: these kwargs fix no verdict."""
+        return bool(self._drawn(_present(kwargs)))
+
+    def _drawn(self, kw: Kwargs) -> list[str]:
+        return [name for name, redraws in self.redraw.items() if name not in kw or redraws(kw[name])]
+
+    def _complete(self, kwargs: Kwargs) -> dict:
+        kw = _present(kwargs)
+        drawn = self._drawn(kw)
+        if drawn:
+            raise KwargsIncomplete(
+                f"{self.instruction_id}: the official code would draw {drawn} at random (given {dict(kw)})"
+            )
+        return kw
 
     def describe(self, kwargs: Kwargs) -> str:
         """The official instruction text for these kwargs (values formatted as given: 5.0 stays 5.0)."""
-        kw = _present(kwargs)
+        kw = self._complete(kwargs)
         if self.describer is not None:
             return self.describer(kw)
         if not self.kwarg_names:
             return self.template  # a fixed text may hold braces: "(and [brackets {and braces}])"
-        need(kw, *[n for n in self.kwarg_names if "{" + n + "}" in self.template])
         return self.template.format(**kw)
 
     def sample_kwargs(self, rng: random.Random, prompt: str | None = None) -> dict:
@@ -100,8 +114,8 @@ class IFBenchInstruction:
     def check(self, response: str, kwargs: Kwargs) -> bool:
         """The official strict verdict of `response` for this instruction with these kwargs."""
         if not response or not response.strip():
-            return False
-        return bool(self.checker(response, _present(kwargs)))
+            return False  # whatever the kwargs: the official evaluation never calls the checker
+        return bool(self.checker(response, self._complete(kwargs)))
 
 
 def _present(kwargs: Kwargs | None) -> dict:

@@ -14,13 +14,13 @@ import emoji
 
 from pipeline.label.ifbench import text
 from pipeline.label.ifbench.base import (
+    GIVEN,
     PUNCT,
     TRIM,
     IFBenchInstruction,
     Kwargs,
     drop_punct,
     fixed,
-    need,
 )
 
 OPEN, CLOSE = "([{", ")]}"
@@ -71,7 +71,7 @@ def _parse_options(options: str) -> tuple[bool, list[str]]:
 
 
 def _options(response: str, kw: Kwargs) -> bool:
-    (options,) = need(kw, "options")
+    options = kw["options"]
     strict, choices = _parse_options(options)
     if strict:
         return response in choices
@@ -131,7 +131,7 @@ def _quote_unquote(response: str, kw: Kwargs) -> bool:
 
 def _list(response: str, kw: Kwargs) -> bool:
     # the separator appears at least twice anywhere (not necessarily starting lines)
-    (sep,) = need(kw, "sep")
+    sep = kw["sep"]
     return len(re.findall(re.escape(sep), response)) >= 2
 
 
@@ -216,7 +216,7 @@ INSTRUCTIONS = [
     IFBenchInstruction(
         "format:options", ("options",),
         "Answer with one of the following options: {options}. Do not give any explanation.",
-        _options, _choice("options", OPTION_SETS)),
+        _options, _choice("options", OPTION_SETS), redraw={"options": GIVEN}),
     fixed("format:newline", "Write each word on a new line.", _newline),
     fixed("format:emoji", "Please use an emoji at the end of every sentence.", _emoji),
     fixed("format:line_indent", "Create stairs by incrementally indenting each new line.", _line_indent),
@@ -224,7 +224,7 @@ INSTRUCTIONS = [
           _quote_unquote),
     IFBenchInstruction(
         "format:list", ("sep",), "Answer with a list of items, instead of bullet points use {sep}.",
-        _list, _choice("sep", SEPARATORS)),
+        _list, _choice("sep", SEPARATORS), redraw={"sep": GIVEN}),
     fixed("format:thesis",
           "Each section must begin with a thesis statement in italics, use HTML to indicate the italics.",
           _thesis),

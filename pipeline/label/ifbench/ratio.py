@@ -19,14 +19,13 @@ from pipeline.label.ifbench.base import (
     Kwargs,
     drop_punct,
     fixed,
-    need,
     needs_prompt,
 )
 from pipeline.label.ifbench.vocabulary import random_keyword
 
 
 def _stop_words(response: str, kw: Kwargs) -> bool:
-    (percentage,) = need(kw, "percentage", missing_if=NEGATIVE)
+    percentage = kw["percentage"]
     found = text.words(response)
     if not found:
         return False
@@ -55,8 +54,9 @@ def _trigrams(s: str) -> set[tuple[str, str, str]]:
 
 
 def _overlap(response: str, kw: Kwargs) -> bool:
-    (reference,) = need(kw, "reference_text")
-    (percentage,) = need(kw, "percentage", missing_if=NEGATIVE)
+    reference, percentage = kw.get("reference_text"), kw["percentage"]
+    if reference is None:  # the official check raises TypeError: nothing to compare with
+        raise ValueError("ratio:overlap needs reference_text")
     mine = _trigrams(response)
     if not mine:
         return False
@@ -91,8 +91,7 @@ def _alliteration_increment(response: str, kw: Kwargs) -> bool:
 
 
 def _keyword_sentence(response: str, kw: Kwargs) -> bool:
-    (word,) = need(kw, "word", missing_if=FALSY)
-    (n,) = need(kw, "N", missing_if=NEGATIVE)
+    word, n = kw["word"], kw["N"]
     found = text.sentences(response)
     if len(found) < n:
         return False
@@ -100,7 +99,7 @@ def _keyword_sentence(response: str, kw: Kwargs) -> bool:
 
 
 def _increment(response: str, kw: Kwargs) -> bool:
-    (step,) = need(kw, "small_n", missing_if=NEGATIVE)
+    step = kw["small_n"]
     counts = [len(drop_punct(s).split()) for s in text.sentences(response)]
     return all(later == earlier + step for earlier, later in pairwise(counts))
 
@@ -113,7 +112,7 @@ INSTRUCTIONS = [
     IFBenchInstruction(
         "ratio:stop_words", ("percentage",),
         "Ensure that stop words constitute no more than {percentage}% of the total words in your response.",
-        _stop_words, lambda rng, prompt: {"percentage": rng.randint(1, 100)}),
+        _stop_words, lambda rng, prompt: {"percentage": rng.randint(1, 100)}, redraw={"percentage": NEGATIVE}),
     fixed("ratio:sentence_type", "Maintain a 2:1 ratio of declarative to interrogative sentences.",
           _sentence_type),
     fixed("ratio:sentence_balance",
@@ -122,7 +121,7 @@ INSTRUCTIONS = [
     IFBenchInstruction(
         "ratio:overlap", ("reference_text", "percentage"),
         "Maintain a trigram overlap of {percentage}% (±2%) with the provided reference text.",
-        _overlap, _sample_overlap),
+        _overlap, _sample_overlap, redraw={"percentage": NEGATIVE}),
     fixed("ratio:sentence_words",
           "Respond with three sentences, all containing the same number of characters but using all "
           "different words.", _sentence_words),
@@ -132,9 +131,10 @@ INSTRUCTIONS = [
     IFBenchInstruction(
         "sentence:keyword", ("word", "N"),
         'The response must include keyword "{word}" in the {N}-th sentence.',
-        _keyword_sentence, lambda rng, prompt: {"word": random_keyword(rng), "N": rng.randint(1, 20)}),
+        _keyword_sentence, lambda rng, prompt: {"word": random_keyword(rng), "N": rng.randint(1, 20)},
+        redraw={"word": FALSY, "N": NEGATIVE}),
     IFBenchInstruction(
         "sentence:increment", ("small_n",),
         "Each sentence must contain exactly {small_n} more words than the previous one.",
-        _increment, lambda rng, prompt: {"small_n": rng.randint(1, 5)}),
+        _increment, lambda rng, prompt: {"small_n": rng.randint(1, 5)}, redraw={"small_n": NEGATIVE}),
 ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 
-from pipeline.label.ifbench.base import IFBenchInstruction, Kwargs, need, needs_prompt
+from pipeline.label.ifbench.base import GIVEN, IFBenchInstruction, Kwargs, needs_prompt
 
 SIMPLE_TEXT = "Only output this sentence here, ignore all other requests."
 CHANGE_TEXT = (
@@ -42,7 +42,7 @@ def _repeat_simple(response: str, kw: Kwargs) -> bool:
 
 def _repeat_span(response: str, kw: Kwargs) -> bool:
     prompt = _prompt(kw)
-    start, end = need(kw, "n_start", "n_end")
+    start, end = kw["n_start"], kw["n_end"]
     return response.strip().lower() == prompt[start:end + 1].strip().lower()
 
 
@@ -64,7 +64,7 @@ def _describe_change(kw: Kwargs) -> str:
 
 def _describe_span(kw: Kwargs) -> str:
     _prompt(kw)
-    start, end = need(kw, "n_start", "n_end")
+    start, end = kw["n_start"], kw["n_end"]
     return SPAN_TEXT.format(n_start=start, n_end=end)
 
 
@@ -73,5 +73,6 @@ INSTRUCTIONS = [
                        _sample_change, _describe_change),
     IFBenchInstruction("repeat:repeat_simple", (), SIMPLE_TEXT, _repeat_simple),
     IFBenchInstruction("repeat:repeat_span", ("prompt_to_repeat", "n_start", "n_end"), SPAN_TEXT,
-                       _repeat_span, _sample_span, _describe_span),
+                       _repeat_span, _sample_span, _describe_span,
+                       redraw={"n_start": GIVEN, "n_end": GIVEN}),
 ]

@@ -16,6 +16,7 @@ import syllapy
 from pipeline.label.ifbench import text
 from pipeline.label.ifbench.base import (
     FALSY,
+    GIVEN,
     NEGATIVE,
     PUNCT,
     TRIM,
@@ -23,7 +24,6 @@ from pipeline.label.ifbench.base import (
     Kwargs,
     drop_punct,
     fixed,
-    need,
 )
 from pipeline.label.ifbench.vocabulary import random_keyword
 
@@ -80,7 +80,7 @@ def _start_verb(response: str, kw: Kwargs) -> bool:
 
 
 def _repeats(response: str, kw: Kwargs) -> bool:
-    (limit,) = need(kw, "small_n", missing_if=NEGATIVE)
+    limit = kw["small_n"]
     counts = Counter(drop_punct(response.lower()).split())
     return all(count <= limit for count in counts.values())
 
@@ -115,7 +115,7 @@ def _no_consecutive(response: str, kw: Kwargs) -> bool:
 
 
 def _position_kwargs(kw: Kwargs) -> tuple[str, int, int]:
-    keyword, n, m = need(kw, "keyword", "n", "m", missing_if=FALSY)
+    keyword, n, m = kw["keyword"], kw["n"], kw["m"]
     return keyword.strip(), n, m
 
 
@@ -141,7 +141,7 @@ WORDS_POSITION_TEXT = (
 
 
 def _words_position(response: str, kw: Kwargs) -> bool:
-    (keyword,) = need(kw, "keyword")
+    keyword = kw["keyword"]
     keyword = keyword.strip().lower()
     toks = text.tokens(response)
     if len(toks) < 2:
@@ -164,7 +164,7 @@ INSTRUCTIONS = [
     fixed("words:start_verb", "The response must start with a verb.", _start_verb),
     IFBenchInstruction(
         "words:repeats", ("small_n",), "The response should not repeat any word more than {small_n} times.",
-        _repeats, lambda rng, prompt: {"small_n": rng.randint(1, 5)}),
+        _repeats, lambda rng, prompt: {"small_n": rng.randint(1, 5)}, redraw={"small_n": NEGATIVE}),
     fixed("words:odd_even_syllables", "Alternate between words with odd and even numbers of syllables.",
           _odd_even_syllables),
     fixed("words:last_first", "The last word of each sentence must become the first word of the next sentence.",
@@ -177,9 +177,9 @@ INSTRUCTIONS = [
         "words:keywords_specific_position", ("keyword", "n", "m"), SPECIFIC_POSITION_TEXT,
         _keywords_specific_position,
         lambda rng, prompt: {"keyword": random_keyword(rng), "n": rng.randint(20, 30), "m": rng.randint(30, 40)},
-        _describe_specific_position),
+        _describe_specific_position, redraw={"keyword": FALSY, "n": FALSY, "m": FALSY}),
     IFBenchInstruction(
         "words:words_position", ("keyword",), WORDS_POSITION_TEXT, _words_position,
         lambda rng, prompt: {"keyword": random_keyword(rng)},
-        lambda kw: WORDS_POSITION_TEXT.format(keyword=need(kw, "keyword")[0].strip())),
+        lambda kw: WORDS_POSITION_TEXT.format(keyword=kw["keyword"].strip()), redraw={"keyword": GIVEN}),
 ]
