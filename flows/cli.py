@@ -194,6 +194,27 @@ def evaluate(
     typer.echo(f"\nreport: {out}")
 
 
+@app.command("ifeval")
+def ifeval_score(
+    responses: Path = typer.Argument(..., help="JSONL (or .jsonl.gz): rows with instruction_id_list, kwargs and "
+                                     "response; with --input, rows with prompt and response."),  # fmt: skip
+    input_file: Optional[Path] = typer.Option(None, "--input", help="Official input file (key, prompt, "
+                                              "instruction_id_list, kwargs): responses are paired by prompt."),  # fmt: skip
+    seed: int = typer.Option(0, help="Seed of the draws the official code makes itself (a letter it refuses)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Score responses with the official IFEval/IFBench checkers: prompt- and instruction-level
+    accuracy, strict and loose, and accuracy per instruction."""
+    from pipeline.evaluate.instruction_following import ScoringError, format_report, score_files
+
+    try:
+        report = score_files(responses, input_file, seed)
+    except (ScoringError, OSError) as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(json.dumps(report.as_dict(), indent=2) if as_json else format_report(report))
+
+
 def _eval_specs(eval_set: list[str], bundled: bool) -> list[str]:
     """The --eval-set values, plus every bundled set with --bundled (paths relative to the cwd)."""
     from pipeline.decontam.evalsets import bundled_specs

@@ -176,3 +176,21 @@ def test_accuracy_report_scores_ties_rows_with_the_ties_formula() -> None:
     # A random scorer rarely ranks every correct answer first; the simulated baseline is stable.
     baseline = random_baseline(rows)["subsets"]["Ties"]
     assert 0.05 < baseline < 0.6 and baseline == random_baseline(rows)["subsets"]["Ties"]
+
+
+def test_precise_if_assembly_leaves_out_cautioned_answers() -> None:
+    """A Precise IF answer labeled under a caution (cut at max_tokens) keeps its official verdict
+    but is not used in an item; the drop says how many were left out."""
+    prompts = {"p3": Prompt("p3", "Q3?", "s", "3", 3, "precise_if")}
+    completions = [_completion("p3", "m1", k, f"answer {k}", "precise_if") for k in range(5)]
+    labels = [Label(c.completion_id, "p3", "correct" if k == 0 else "incorrect", None, "", "t", "1")
+              for k, c in enumerate(completions)]  # fmt: skip
+    log = DecisionLog("assemble", "t")
+    assert [r["chosen"] for r in assemble(prompts, completions, labels, 3, seed=1, log=log)] == [["answer 0"]]
+    cut = json.dumps({"caution": ["cut-off"]})
+    labels[0] = Label(labels[0].completion_id, "p3", "correct", 1.0, "", "t", "1", cut)
+    log = DecisionLog("assemble", "t")
+    assert assemble(prompts, completions, labels, 3, seed=1, log=log) == []
+    (drop,) = log.rows
+    assert drop.reason == "no-model-with-1-correct-and-enough-incorrect"
+    assert json.loads(drop.evidence)["cautioned"] == 1

@@ -8,6 +8,8 @@ judges split" from "the models never got it right".
 
 from __future__ import annotations
 
+import json
+
 import polars as pl
 
 from pipeline.core.io import DecisionLog, StageOutput, scan_table, write_parquet
@@ -23,7 +25,7 @@ def candidates(completions: pl.LazyFrame, labels: pl.LazyFrame) -> dict[str, Can
     """Every labeled completion of each prompt, by label, in the labels' order."""
     joined = (
         labels.with_row_index("_order")
-        .select("_order", "completion_id", "label", "status")
+        .select("_order", "completion_id", "label", "status", "evidence")
         .join(completions, on="completion_id", how="inner")
         .sort("_order")
         .collect()
@@ -34,6 +36,9 @@ def candidates(completions: pl.LazyFrame, labels: pl.LazyFrame) -> dict[str, Can
         pool = out.setdefault(row["prompt_id"], Candidates())
         if row["label"] in ("correct", "incorrect"):
             getattr(pool, row["label"]).append(Completion(**{k: row[k] for k in fields}))
+            caution = json.loads(row["evidence"] or "{}").get("caution") if "caution" in (row["evidence"] or "") else None
+            if caution:
+                pool.cautions[row["completion_id"]] = list(caution)
         else:
             pool.unsettled["disagreements" if row["status"] == "disagreed" else "abstains"] += 1
     return out

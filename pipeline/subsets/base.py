@@ -90,6 +90,9 @@ class Candidates:
     correct: list[Completion] = field(default_factory=list)
     incorrect: list[Completion] = field(default_factory=list)
     unsettled: Counter[str] = field(default_factory=Counter)  # "abstains", "disagreements"
+    # Labeled completions whose label carries a caution (a Precise IF answer cut at max_tokens...):
+    # completion id -> the cautions. A subset's assembly policy decides what to do with them.
+    cautions: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass

@@ -5,19 +5,23 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter
 from typing import Any, Literal, Mapping, Sequence
 
 from pipeline.core.config import GenerationConfig
 from pipeline.core.records import Completion, Prompt, derived_seed
 from pipeline.label import instructions
 from pipeline.label.base import Labeler, LabelResult, Progress
-from pipeline.subsets.base import LabelEnv, Planned, Sampler, Subset, models_text
+from pipeline.subsets.base import Assembled, Candidates, LabelEnv, Planned, Sampler, Subset, models_text
 
 
 class PreciseIFConfig(GenerationConfig):
     # Each entry is {"type": ..., **kwargs}; kwargs left out are drawn from the registry's sampler.
     # The string "all" draws from every registered constraint type.
     constraints: list[dict[str, object]] | Literal["all"]
+    # Assembly leaves out answers whose label carries a caution (cut at max_tokens, too little text
+    # to tell a language): their verdict is the official one, but a release should not rest on them.
+    skip_cautioned: bool = True
 
 
 def pick_constraint(cfg: PreciseIFConfig, prompt: Prompt, seed: int) -> dict[str, Any]:
@@ -59,6 +63,17 @@ class PreciseIF(Subset[PreciseIFConfig]):
 
     def labeler(self, env: LabelEnv) -> Labeler:
         return InstructionLabeler()
+
+    def assemble(self, prompt: Prompt, candidates: Candidates, num_rejected: int, seed: int) -> Assembled:
+        if self.cfg.skip_cautioned and candidates.cautions:
+            flagged = candidates.cautions
+            candidates = Candidates(
+                [c for c in candidates.correct if c.completion_id not in flagged],
+                [c for c in candidates.incorrect if c.completion_id not in flagged],
+                candidates.unsettled + Counter(cautioned=len(flagged)),
+                flagged,
+            )
+        return super().assemble(prompt, candidates, num_rejected, seed)
 
     def pick(
         self, correct: list[Completion], incorrect: list[Completion], k: int, rng: random.Random
