@@ -16,7 +16,7 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 
-from pipeline.core.io import StageOutput, read_rows
+from pipeline.core.io import StageOutput, read_rows, scan_table
 from pipeline.evaluate.validate import checks_table
 from pipeline.evaluate.report import results_table
 
@@ -121,22 +121,25 @@ def label_evidence(evidence: dict[str, Any]) -> dict[str, Any]:
 
 def label_tables(stage_dir: Path) -> dict[str, list[dict[str, Any]]]:
     """Per subset: every label with its evidence, for the UI."""
-    completions = {c["completion_id"]: c for c in read_rows(stage_dir.parent / "generate" / "completions.parquet")}
+    completions = scan_table(stage_dir.parent / "generate" / "completions.parquet").select(
+        "completion_id", "subset", "model", "method", "text"
+    )
+    labels = scan_table(stage_dir / "labels.parquet").join(completions, on="completion_id", how="left")
     tables: dict[str, list[dict[str, Any]]] = {}
-    for lab in read_rows(stage_dir / "labels.parquet"):
-        c = completions.get(lab["completion_id"], {})
-        row = {"completion_id": lab["completion_id"], "model": c.get("model"), "method": c.get("method"),
-               "completion": _cell(c.get("text")), "label": lab["label"], "labeler": lab["labeler"],
+    for lab in labels.collect().iter_rows(named=True):
+        row = {"completion_id": lab["completion_id"], "model": lab["model"], "method": lab["method"],
+               "completion": _cell(lab["text"]), "label": lab["label"], "labeler": lab["labeler"],
                "reasoning": _cell(lab["reasoning"]), **label_evidence(json.loads(lab["evidence"] or "{}"))}  # fmt: skip
-        tables.setdefault(c.get("subset") or "unknown", []).append(row)
+        tables.setdefault(lab["subset"] or "unknown", []).append(row)
     return tables
 
 
 def labeling_markdown(report: dict[str, Any]) -> str:
-    lines = ["### Labeling report", "", "| subset | labeler | completions | correct | incorrect | abstain | disagreements |",
-             "|---|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    lines = ["### Labeling report", "",
+             "| subset | labeler | completions | correct | incorrect | abstain | failed | disagreements |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     lines += [f"| {r['subset']} | {r['labeler']} | {r['completions']} | {r['correct']} | {r['incorrect']} | "
-              f"{r['abstain']} | {r['disagreements']} |" for r in report["labelers"]]  # fmt: skip
+              f"{r['abstain']} | {r.get('failed', 0)} | {r['disagreements']} |" for r in report["labelers"]]  # fmt: skip
     annotated = [r for r in report["agreement"] if r["annotated"]]
     lines += ["", "#### Agreement with human annotations", ""]
     if not annotated:

@@ -8,12 +8,14 @@ override is logged as a change next to it.
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from pipeline.core.io import DecisionLog, StageOutput, atomic_write_text, write_table
+import polars as pl
+
+from pipeline.core.io import DecisionLog, StageOutput, atomic_write_text, records_frame, write_table
 from pipeline.core.records import LABEL_SCHEMA, Completion, Label, Prompt
 from pipeline.label import human
 from pipeline.label.base import Labeler, LabelResult
@@ -68,7 +70,6 @@ def label(
     annotations = human.load_annotations(annotations_dir)
     final, overrides = human.apply_annotations(auto, annotations)
     overridden = {o["completion_id"]: o for o in overrides}
-    disagreements = {lab.completion_id for lab in auto if lab.status == "disagreed"}
     subset_of = {c.completion_id: c.subset for c in completions}
     for lab in final:
         ev = json.loads(lab.evidence)
@@ -83,39 +84,38 @@ def label(
             log.dropped(lab.completion_id, "judges-disagree", **why)
         else:
             log.dropped(lab.completion_id, "abstain", **why)
-    report = labeling_report(final, auto, disagreements, subset_of, annotations, prompts)
+    report = labeling_report(final, auto, subset_of, annotations, prompts)
     return Labeling(final, report)
+
+
+def labeler_table(final: Sequence[Label], subset_of: dict[str, str]) -> list[dict[str, Any]]:
+    """Per subset and labeler: completions, each label's count, and the abstains that were a split
+    panel (disagreements)."""
+    frame = records_frame(final, LABEL_SCHEMA).with_columns(
+        pl.col("completion_id").replace_strict(subset_of, return_dtype=pl.String).alias("subset")
+    )
+    counts = [(pl.col("label") == v).sum().cast(pl.Int64).alias(v) for v in ("correct", "incorrect", "abstain", "failed")]
+    split = ((pl.col("label") == "abstain") & (pl.col("status") == "disagreed")).sum().cast(pl.Int64)
+    table = frame.group_by("subset", "labeler").agg(pl.len().cast(pl.Int64).alias("completions"), *counts,
+                                                    split.alias("disagreements"))  # fmt: skip
+    return table.sort("subset", "labeler").to_dicts()
 
 
 def labeling_report(
     final: Sequence[Label],
     auto: Sequence[Label],
-    disagreements: set[str],
     subset_of: dict[str, str],
     annotations: human.AnnotationSet,
     prompts: dict[str, Prompt],
 ) -> dict[str, Any]:
-    """Per subset and labeler: counts, abstains, disagreements; and agreement with annotations/."""
-    rows: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
-    for lab in final:
-        key = (subset_of[lab.completion_id], lab.labeler)
-        rows[key]["completions"] += 1
-        rows[key][lab.label] += 1
-        if lab.completion_id in disagreements and lab.label == "abstain":
-            rows[key]["disagreements"] += 1
-    table = [
-        {"subset": subset, "labeler": labeler, "completions": c["completions"], "correct": c["correct"],
-         "incorrect": c["incorrect"], "abstain": c["abstain"], "failed": c["failed"],
-         "disagreements": c["disagreements"]}
-        for (subset, labeler), c in sorted(rows.items())
-    ]  # fmt: skip
+    """The labeler table, and agreement with annotations/."""
     prompt_subset = {pid: p.subset or "" for pid, p in prompts.items()}
     return {
-        "labelers": table,
+        "labelers": labeler_table(final, subset_of),
         "agreement": human.agreement_report(list(auto), annotations, prompt_subset),
         "annotations": {
             "files": annotations.files,
-            "applied": sum(1 for lab in final if lab.labeler == "human"),
+            "applied": sum(1 for lab in final if lab.labeler == human.HUMAN_LABELER),
             "issues": human.annotation_issues(annotations, auto),
         },
     }
