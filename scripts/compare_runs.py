@@ -5,7 +5,8 @@ and every stage's decisions must be identical; prints what differs, exits 1 if a
 
 The release and data files are compared row by row (ids, prompts, chosen, rejected, models,
 metadata); decisions by (stage, item id, decision, reason, evidence) with run ids left out, since
-each run has its own.
+each run has its own, and without the evidence's `cached` flag, which says whether this run's
+response cache answered a request (a rerun answered from it is the point of the comparison).
 """
 
 from __future__ import annotations
@@ -17,6 +18,15 @@ from pathlib import Path
 import polars as pl
 
 DECISION_KEY = ["stage", "item_id", "decision", "reason", "evidence"]
+RUN_ONLY = ("cached",)  # evidence keys that describe the run, not the item
+
+
+def _without_run_keys(evidence: str) -> str:
+    data = json.loads(evidence or "{}")
+    if isinstance(data, dict):
+        for key in RUN_ONLY:
+            data.pop(key, None)
+    return json.dumps(data, sort_keys=True, ensure_ascii=False)
 
 
 def _frame(path: Path) -> pl.DataFrame:
@@ -46,8 +56,9 @@ def compare_decisions(a: Path, b: Path) -> tuple[list[str], dict[str, int]]:
         if left.is_empty() != right.is_empty():
             problems.append(f"{stage}: decisions in one run only")
             continue
-        l_set = left.select(DECISION_KEY).sort(DECISION_KEY)
-        r_set = right.select(DECISION_KEY).sort(DECISION_KEY)
+        clean = pl.col("evidence").map_elements(_without_run_keys, return_dtype=pl.String)
+        l_set = left.select(DECISION_KEY).with_columns(clean).sort(DECISION_KEY)
+        r_set = right.select(DECISION_KEY).with_columns(clean).sort(DECISION_KEY)
         counts[stage] = left.height
         if not l_set.equals(r_set):
             only_left = l_set.join(r_set, on=DECISION_KEY, how="anti")

@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
-
-import polars as pl
+from typing import Callable
 
 from pipeline.core.config import BuildConfig
 from pipeline.core.io import DecisionLog, StageOutput, file_fingerprint, scan_table, write_table
@@ -84,10 +82,3 @@ def load_completions(out: StageOutput) -> list[Completion]:
 
 def load_labels(out: StageOutput) -> list[Label]:
     return [Label(**r) for r in scan_table(out.path).collect().iter_rows(named=True)]
-
-
-def row_count(path: str | Path) -> int:
-    return int(scan_table(path).select(pl.len()).collect().item())
-
-
-Row = dict[str, Any]
