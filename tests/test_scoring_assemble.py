@@ -179,8 +179,9 @@ def test_accuracy_report_scores_ties_rows_with_the_ties_formula() -> None:
 
 
 def test_precise_if_assembly_leaves_out_cautioned_answers() -> None:
-    """A Precise IF answer labeled under a caution (cut at max_tokens) keeps its official verdict
-    but is not used in an item; the drop says how many were left out."""
+    """A Precise IF answer labeled under a caution keeps its official verdict, but a cut-off one is
+    never chosen (it may be rejected: it fails as shown) and a language-unsure one is not used at
+    all; the drop says how many were left out."""
     prompts = {"p3": Prompt("p3", "Q3?", "s", "3", 3, "precise_if")}
     completions = [_completion("p3", "m1", k, f"answer {k}", "precise_if") for k in range(5)]
     labels = [Label(c.completion_id, "p3", "correct" if k == 0 else "incorrect", None, "", "t", "1")
@@ -194,3 +195,12 @@ def test_precise_if_assembly_leaves_out_cautioned_answers() -> None:
     (drop,) = log.rows
     assert drop.reason == "no-model-with-1-correct-and-enough-incorrect"
     assert json.loads(drop.evidence)["cautioned"] == 1
+    labels[0] = Label(labels[0].completion_id, "p3", "correct", 1.0, "", "t", "1")
+    labels[1] = Label(labels[1].completion_id, "p3", "incorrect", 0.0, "", "t", "1", cut)
+    (row,) = assemble(prompts, completions, labels, 4, seed=1, log=DecisionLog("assemble", "t"))
+    assert "answer 1" in row["rejected"]  # cut off and failing: usable as rejected
+    unsure = json.dumps({"caution": ["language-unsure"]})
+    labels[1] = Label(labels[1].completion_id, "p3", "incorrect", 0.0, "", "t", "1", unsure)
+    log = DecisionLog("assemble", "t")
+    assert assemble(prompts, completions, labels, 4, seed=1, log=log) == []
+    assert json.loads(log.rows[0].evidence)["cautioned"] == 1

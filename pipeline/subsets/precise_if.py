@@ -19,9 +19,23 @@ class PreciseIFConfig(GenerationConfig):
     # Each entry is {"type": ..., **kwargs}; kwargs left out are drawn from the registry's sampler.
     # The string "all" draws from every registered constraint type.
     constraints: list[dict[str, object]] | Literal["all"]
-    # Assembly leaves out answers whose label carries a caution (cut at max_tokens, too little text
-    # to tell a language): their verdict is the official one, but a release should not rest on them.
+    # Assembly policy on answers whose label carries a caution: their verdict is the official one,
+    # but a release should not rest on an uncertain one (see `without_cautioned`).
     skip_cautioned: bool = True
+
+
+# A cut-off answer that fails its instruction fails it as shown, so it may be a rejected answer;
+# no cautioned answer is chosen, and one under any other caution is not used at all.
+REJECTABLE_CAUTIONS = frozenset({"cut-off"})
+
+
+def without_cautioned(candidates: Candidates) -> Candidates:
+    """The candidates the Precise IF assembly may use; the drop's evidence counts the others."""
+    flagged = candidates.cautions
+    correct = [c for c in candidates.correct if c.completion_id not in flagged]
+    incorrect = [c for c in candidates.incorrect if not set(flagged.get(c.completion_id, ())) - REJECTABLE_CAUTIONS]
+    left_out = len(candidates.correct) + len(candidates.incorrect) - len(correct) - len(incorrect)
+    return Candidates(correct, incorrect, candidates.unsettled + Counter(cautioned=left_out), flagged)
 
 
 def pick_constraint(cfg: PreciseIFConfig, prompt: Prompt, seed: int) -> dict[str, Any]:
@@ -66,13 +80,7 @@ class PreciseIF(Subset[PreciseIFConfig]):
 
     def assemble(self, prompt: Prompt, candidates: Candidates, num_rejected: int, seed: int) -> Assembled:
         if self.cfg.skip_cautioned and candidates.cautions:
-            flagged = candidates.cautions
-            candidates = Candidates(
-                [c for c in candidates.correct if c.completion_id not in flagged],
-                [c for c in candidates.incorrect if c.completion_id not in flagged],
-                candidates.unsettled + Counter(cautioned=len(flagged)),
-                flagged,
-            )
+            candidates = without_cautioned(candidates)
         return super().assemble(prompt, candidates, num_rejected, seed)
 
     def pick(
