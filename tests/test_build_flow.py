@@ -85,7 +85,7 @@ def test_build_then_rerun(prefect_harness: None, tiny_config: Path) -> None:
     # Focus and Ties need a usable rewrite first (a 135M rewriter may fail all three tries; logged).
     assert {"math", "precise_if", "factuality", "safety"} <= subsets
     for row in label_report["labelers"]:
-        assert row["completions"] == row["correct"] + row["incorrect"] + row["abstain"]
+        assert row["completions"] == row["correct"] + row["incorrect"] + row["abstain"] + row["failed"]
 
     # The release is in the exact RB2 schema, and the Hub folder loads with `datasets`.
     release = pq.read_table(first["release"])
@@ -154,7 +154,10 @@ def test_build_then_rerun(prefect_harness: None, tiny_config: Path) -> None:
     (annotations / "review.jsonl").write_text(json.dumps(
         {"id": target["completion_id"], "label": flipped, "annotator": "tester", "note": "checked by hand"}) + "\n")
     fourth = run_build(tiny_config)
-    assert "label" not in fourth["cached_stages"] and fourth["lm_requests"]["sent"] == 0
+    # Relabeling asks no judge again; only the evaluate stage's scorer may rate a completion the
+    # changed release shows for the first time.
+    assert "label" not in fourth["cached_stages"] and fourth["stages"]["label"].get("lm_sent", 0) == 0
+    assert fourth["lm_requests"]["sent"] == fourth["stages"]["evaluate"].get("lm_sent", 0)
     relabeled = {r["completion_id"]: r for r in pq.read_table(run_dir / "label" / "labels.parquet").to_pylist()}
     assert relabeled[target["completion_id"]]["label"] == flipped
     assert relabeled[target["completion_id"]]["labeler"] == "human"

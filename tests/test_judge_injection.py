@@ -39,7 +39,7 @@ PLANTED = [
 @pytest.fixture(scope="module")
 def panel(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     cfg = load_config(ROOT / "configs" / "demo.yaml")
-    judges = cfg.subsets.factuality.judges  # type: ignore[union-attr]
+    judges = cfg.subsets["factuality"].judges  # type: ignore[attr-defined]
     cache = tmp_path_factory.mktemp("judges") / "responses.sqlite"  # every verdict from the real models
     with ModelPool(cfg.models, cache, ROOT / cfg.models_dir) as pool:
         yield judges, pool
