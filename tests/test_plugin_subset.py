@@ -148,3 +148,22 @@ def test_a_subset_defined_in_the_tests_builds_end_to_end(
     card = (Path(summary["hub_folder"]) / "README.md").read_text()
     assert "plain and marked echoes from `katan-echo`; correct when marked" in card
     assert (Path(summary["hub_folder"]) / "data/echo/test-00000-of-00001.parquet").is_file()
+
+
+def test_a_config_imports_its_plugins_before_reading_subsets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`plugins:` names modules that register subsets, so `rb build` finds a user's subset."""
+    from pipeline.core.config import ConfigError, load_config
+
+    (tmp_path / "echo_plugin_for_config.py").write_text(
+        "from pipeline.subsets.registry import register\nfrom tests.test_plugin_subset import Echo\nregister(Echo)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    path = _config(tmp_path, "http://127.0.0.1:9/v1")
+    raw = yaml.safe_load(path.read_text())
+    raw["plugins"] = ["echo_plugin_for_config"]
+    path.write_text(yaml.safe_dump(raw))
+    assert list(load_config(path).subsets) == ["echo"]
+    raw["plugins"] = ["no_such_plugin_module"]
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError, match="plugins: .*cannot import 'no_such_plugin_module'"):
+        load_config(path)

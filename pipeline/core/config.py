@@ -250,6 +250,8 @@ class BuildConfig(Strict):
     embeddings: EmbeddingConfig = EmbeddingConfig()
     decontamination: DecontaminationConfig = DecontaminationConfig()
     routing: RoutingConfig = RoutingConfig()
+    # Modules to import before `subsets` is read: a user's subsets register themselves on import.
+    plugins: list[str] = Field(default_factory=list)
     subsets: dict[str, SerializeAsAny[GenerationConfig]]
     num_rejected: int = Field(default=3, ge=1)
     evaluate: EvaluateConfig = EvaluateConfig()
@@ -262,6 +264,16 @@ class BuildConfig(Strict):
         if not value or "/" in value or value.startswith("."):
             raise ValueError("version must be a plain folder name (no '/', not starting with '.')")
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _import_plugins(cls, data: Any) -> Any:
+        for name in (data.get("plugins") or []) if isinstance(data, dict) else []:
+            try:
+                importlib.import_module(str(name))
+            except ImportError as exc:
+                raise ValueError(f"plugins: cannot import {name!r}: {exc}") from None
+        return data
 
     @field_validator("subsets", mode="before")
     @classmethod
