@@ -36,8 +36,8 @@ def candidates(completions: pl.LazyFrame, labels: pl.LazyFrame) -> dict[str, Can
         pool = out.setdefault(row["prompt_id"], Candidates())
         if row["label"] in ("correct", "incorrect"):
             getattr(pool, row["label"]).append(Completion(**{k: row[k] for k in fields}))
-            caution = json.loads(row["evidence"] or "{}").get("caution") if "caution" in (row["evidence"] or "") else None
-            if caution:
+            evidence = row["evidence"] or ""
+            if '"caution"' in evidence and (caution := json.loads(evidence).get("caution")):
                 pool.cautions[row["completion_id"]] = list(caution)
         else:
             pool.unsettled["disagreements" if row["status"] == "disagreed" else "abstains"] += 1
