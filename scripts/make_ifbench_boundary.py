@@ -22,7 +22,7 @@ import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
-from pipeline.label.ifbench import INSTRUCTIONS
+from pipeline.label.ifbench.registry import INSTRUCTIONS
 
 Case = tuple[str, dict[str, Any], str]  # instruction_id, kwargs, response
 PROMPT = ("Write a short story about a lighthouse keeper who finds a message in a bottle, "

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.label.ifbench import INSTRUCTIONS, TaggerUnavailable, tagger_available
+from pipeline.label.ifbench.registry import INSTRUCTIONS, TaggerUnavailable, tagger_available
 from pipeline.label.verdicts import judge
 
 DATA = Path(__file__).parent / "data" / "ifbench"

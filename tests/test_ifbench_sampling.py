@@ -10,7 +10,7 @@ import random
 
 import pytest
 
-from pipeline.label.ifbench import INSTRUCTIONS, KwargsIncomplete, TaggerUnavailable, tagger_available
+from pipeline.label.ifbench.registry import INSTRUCTIONS, KwargsIncomplete, TaggerUnavailable, tagger_available
 from pipeline.label.ifbench.keywords import WORD_LIST
 
 PROMPT = "Explain, in plain words, why the sky looks blue at noon and red at sunset."

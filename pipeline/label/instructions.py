@@ -78,7 +78,7 @@ class Constraint:
 @cache
 def _ifbench_instructions() -> tuple[dict[str, Any], dict[str, str]]:
     """IFBench's instructions, and those that cannot run on this machine with the reason."""
-    from pipeline.label import ifbench
+    from pipeline.label.ifbench import registry as ifbench
 
     missing = {}
     if not ifbench.tagger_available():  # NLTK's perceptron tagger: no PyPI package ships it
