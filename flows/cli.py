@@ -362,7 +362,8 @@ def annotate_export(
     from collections import Counter
 
     from pipeline.core.io import atomic_write_text
-    from pipeline.label.human import export_sample, load_annotations
+    from pipeline.label.human import load_annotations
+    from pipeline.label.human_review import export_sample
     from pipeline.core.records import Completion, Label, Prompt
 
     names = ["route/prompts.parquet", "generate/completions.parquet", "label/labels.parquet"]
@@ -399,7 +400,8 @@ def annotate_report(
     annotations: Optional[Path] = typer.Option(None, help="Annotation folder (default: annotations_dir)."),
 ) -> None:
     """Agreement of the automatic labelers with the human annotations, per subset and labeler."""
-    from pipeline.label.human import agreement_report, annotation_issues, automatic_labels, load_annotations
+    from pipeline.label.human import annotation_issues, automatic_labels, load_annotations
+    from pipeline.label.human_review import agreement_report
     from pipeline.core.records import Label
 
     names = ["route/prompts.parquet", "label/labels.parquet"]

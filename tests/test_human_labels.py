@@ -16,15 +16,13 @@ from pipeline.core.io import read_rows, write_parquet
 from pipeline.label.human import (
     AnnotationSet,
     HumanLabel,
-    agreement_report,
     annotation_issues,
     apply_annotations,
     automatic_labels,
-    cohen_kappa,
-    export_sample,
     load_annotations,
     unknown_ids,
 )
+from pipeline.label.human_review import agreement_report, cohen_kappa, export_sample
 from pipeline.core.records import Completion, Label, Prompt
 
 ROOT = Path(__file__).resolve().parent.parent

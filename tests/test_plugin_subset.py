@@ -18,7 +18,7 @@ import polars as pl
 import pytest
 import yaml
 
-from pipeline.core.config import GenerationConfig
+from pipeline.core.subset_config import GenerationConfig
 from pipeline.core.records import Completion, Prompt
 from pipeline.label.base import LabelResult, Progress, passed
 from pipeline.subsets.base import LabelEnv, Planned, Sampler, Subset, models_text

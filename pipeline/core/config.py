@@ -17,7 +17,9 @@ from pydantic import (
     model_validator,
 )
 
-from pipeline.core.locations import EvalSetConfig, SourceConfig, Strict
+from pipeline.core.locations import EvalSetConfig, SourceConfig
+from pipeline.core.strict import Strict, unique_names
+from pipeline.core.subset_config import GenerationConfig, JudgePanel, subset_configs
 
 
 class ModelConfig(Strict):
@@ -55,13 +57,6 @@ class ModelConfig(Strict):
         return self.model or self.name
 
 
-def _unique(names: list[str], message: str, value: Any) -> Any:
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if repeated:
-        raise ValueError(f"{message}: {', '.join(repeated)}")
-    return value
-
-
 class IngestConfig(Strict):
     max_prompt_chars: int = Field(default=8000, gt=0)
     # Prompts whose embeddings are at least this similar to an earlier kept prompt are dropped as
@@ -87,26 +82,7 @@ class DecontaminationConfig(Strict):
     @field_validator("eval_sets")
     @classmethod
     def _unique_names(cls, value: list[EvalSetConfig]) -> list[EvalSetConfig]:
-        return _unique([e.name for e in value], "eval set names must be unique", value)
-
-
-class JudgePanel(Strict):
-    """LLM judges that decide one question together. Every judge answers; the policy decides:
-    `unanimous` needs all to agree, `majority` more than half of all judges. Otherwise the item
-    is logged as a disagreement (or, if answers could not be parsed, an abstain), never guessed."""
-
-    models: list[str] = Field(min_length=1)
-    policy: Literal["unanimous", "majority"] = "majority"
-    template: str | None = None  # under prompts/; None: the subset's default judge template
-    max_tokens: int = Field(default=96, gt=0)
-    # Ask each judge for a one-sentence reason after its verdict (kept as evidence). Off for small
-    # local judges: it costs tokens and their reasons say nothing.
-    explain: bool = True
-
-    @field_validator("models")
-    @classmethod
-    def _unique_judges(cls, value: list[str]) -> list[str]:
-        return _unique(value, "a judge may sit on a panel once", value)
+        return unique_names([e.name for e in value], "eval set names must be unique", value)
 
 
 class RoutingConfig(Strict):
@@ -124,77 +100,6 @@ class RoutingConfig(Strict):
         if self.mode != "tags" and self.classifier is None:
             raise ValueError(f"routing mode {self.mode!r} needs a `classifier` panel")
         return self
-
-
-class GenerationConfig(Strict):
-    """Natural completions: `samples_per_model` samples from each model."""
-
-    models: list[str] = Field(min_length=1)
-    samples_per_model: int = Field(default=4, ge=1)
-    temperature: float = Field(default=1.0, ge=0)
-    top_p: float = Field(default=1.0, gt=0, le=1)
-    max_tokens: int = Field(default=256, gt=0)
-    system_prompt: str | None = None  # a path under prompts/, or None
-
-    # The judge template a subset's panel uses when its config names none (None: no judges).
-    default_judge_template: ClassVar[str | None] = None
-
-    def model_roles(self) -> list[tuple[str, str]]:
-        """(role, model name) for every model this subset's config names, for the check that each
-        is declared under `models`. Subsets with judges or helper models extend it."""
-        roles = [("", name) for name in self.models]
-        panel = getattr(self, "judges", None)
-        if isinstance(panel, JudgePanel):
-            roles += [("judges", name) for name in panel.models]
-        return roles
-
-    def template_files(self) -> list[str]:
-        """Every file under prompts/ this subset reads (defaults included)."""
-        names = [self.system_prompt]
-        panel = getattr(self, "judges", None)
-        if isinstance(panel, JudgePanel):
-            names.append(panel.template or self.default_judge_template)
-        return [n for n in names if n]
-
-
-# Subset config classes by config key, in registration order (the order of the release's subsets).
-# The built-in subsets register from the plugin package, loaded by name so that this module stays
-# below them; a user's subset registers itself the same way before its config is loaded.
-_SUBSET_CONFIGS: dict[str, type[GenerationConfig]] = {}
-PLUGIN_PACKAGE = "pipeline.subsets.registry"
-
-
-def register_subset_config(key: str, config_class: type[GenerationConfig]) -> None:
-    if _SUBSET_CONFIGS.get(key, config_class) is not config_class:
-        raise ValueError(f"subset {key!r} is already registered with another config class")
-    _SUBSET_CONFIGS[key] = config_class
-
-
-def subset_config_classes() -> dict[str, type[GenerationConfig]]:
-    importlib.import_module(PLUGIN_PACKAGE)
-    return dict(_SUBSET_CONFIGS)
-
-
-def _subset_configs(raw: object) -> dict[str, GenerationConfig]:
-    """`subsets:` validated entry by entry with each subset's own config class; null entries are
-    off. Enabled subsets come back in registration order, whatever the YAML order."""
-    if not isinstance(raw, dict):
-        raise ValueError("`subsets` must be a mapping of subset name to its config")
-    known = subset_config_classes()
-    unknown = sorted(k for k in raw if k not in known)
-    if unknown:
-        raise ValueError(f"unknown subsets {unknown}; known: {', '.join(known)}")
-    out: dict[str, GenerationConfig] = {}
-    for key, cls in known.items():
-        value = raw.get(key)
-        if value is None:
-            continue
-        try:
-            out[key] = value if isinstance(value, cls) else cls.model_validate(value)
-        except ValidationError as exc:  # name the subset in every error's location
-            errors = [{**e, "loc": (key, *e["loc"])} for e in exc.errors()]  # type: ignore[typeddict-item]
-            raise ValidationError.from_exception_data(exc.title, errors) from None  # type: ignore[arg-type]
-    return out
 
 
 class ScorerConfig(Strict):
@@ -278,12 +183,12 @@ class BuildConfig(Strict):
     @field_validator("subsets", mode="before")
     @classmethod
     def _typed_subsets(cls, value: object) -> dict[str, GenerationConfig]:
-        return _subset_configs(value)
+        return subset_configs(value)
 
     @field_validator("sources")
     @classmethod
     def _unique_sources(cls, value: list[SourceConfig]) -> list[SourceConfig]:
-        return _unique([s.name for s in value], "source names must be unique (they tag every prompt)", value)
+        return unique_names([s.name for s in value], "source names must be unique (they tag every prompt)", value)
 
     @model_validator(mode="after")
     def _models_exist(self) -> "BuildConfig":

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Literal, Mapping, Protocol, Sequence
 
-from pipeline.core.config import JudgePanel
+from pipeline.core.subset_config import JudgePanel
 from pipeline.core.records import Completion, Prompt
 from pipeline.label import judges
 from pipeline.label.base import LabelResult, Progress

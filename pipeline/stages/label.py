@@ -17,7 +17,7 @@ import polars as pl
 
 from pipeline.core.io import DecisionLog, StageOutput, atomic_write_text, records_frame, write_table
 from pipeline.core.records import LABEL_SCHEMA, Completion, Label, Prompt
-from pipeline.label import human
+from pipeline.label import human, human_review
 from pipeline.label.base import Labeler, LabelResult
 from pipeline.stages.context import RunContext, finish, lm_counts, load_completions, load_prompts
 from pipeline.subsets.base import LabelEnv, Subset
@@ -112,7 +112,7 @@ def labeling_report(
     prompt_subset = {pid: p.subset or "" for pid, p in prompts.items()}
     return {
         "labelers": labeler_table(final, subset_of),
-        "agreement": human.agreement_report(list(auto), annotations, prompt_subset),
+        "agreement": human_review.agreement_report(list(auto), annotations, prompt_subset),
         "annotations": {
             "files": annotations.files,
             "applied": sum(1 for lab in final if lab.labeler == human.HUMAN_LABELER),

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Generic, Sequence, TypeVar
 
-from pipeline.core.config import BuildConfig, GenerationConfig
+from pipeline.core.config import BuildConfig
+from pipeline.core.subset_config import GenerationConfig
 from pipeline.core.records import Completion, Prompt, derived_seed, empty_metadata
 from pipeline.label.base import Labeler
 from pipeline.label.panel import JudgePanelLabeler, Rubric

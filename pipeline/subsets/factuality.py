@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from pipeline.core.config import GenerationConfig, JudgePanel
+from pipeline.core.subset_config import GenerationConfig, JudgePanel
 from pipeline.core.records import Prompt
 from pipeline.label.base import Labeler
 from pipeline.subsets.base import LabelEnv, Planned, Sampler, Subset, models_text

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.core.config import GenerationConfig
+from pipeline.core.subset_config import GenerationConfig
 from pipeline.label.base import Labeler
 from pipeline.label.math_worker import MathVerifyLabeler
 from pipeline.subsets.base import LabelEnv, Subset, models_text

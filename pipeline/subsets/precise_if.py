@@ -8,7 +8,7 @@ import random
 from collections import Counter
 from typing import Any, Literal, Mapping, Sequence
 
-from pipeline.core.config import GenerationConfig
+from pipeline.core.subset_config import GenerationConfig
 from pipeline.core.records import Completion, Prompt, derived_seed
 from pipeline.label import instructions
 from pipeline.label.base import Labeler, LabelResult, Progress

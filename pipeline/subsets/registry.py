@@ -6,7 +6,8 @@ config validates against it. The stages look subsets up here and never name one.
 
 from __future__ import annotations
 
-from pipeline.core.config import BuildConfig, register_subset_config
+from pipeline.core.config import BuildConfig
+from pipeline.core.subset_config import register_subset_config
 from pipeline.subsets.base import Subset
 from pipeline.subsets.factuality import Factuality
 from pipeline.subsets.focus import Focus

@@ -9,7 +9,7 @@ from typing import ClassVar, Literal
 import yaml
 from pydantic import Field
 
-from pipeline.core.config import GenerationConfig, JudgePanel
+from pipeline.core.subset_config import GenerationConfig, JudgePanel
 from pipeline.core.records import Prompt
 from pipeline.label.base import Labeler
 from pipeline.subsets.base import LabelEnv, Planned, Sampler, Subset, models_text

@@ -8,7 +8,7 @@ from typing import ClassVar, Sequence
 
 from pydantic import Field
 
-from pipeline.core.config import GenerationConfig, JudgePanel
+from pipeline.core.subset_config import GenerationConfig, JudgePanel
 from pipeline.core.records import Completion, Prompt, short_hash
 from pipeline.decontam.overlap import canonical
 from pipeline.label.base import Labeler
