@@ -81,28 +81,6 @@ def remove_partial_files(run_dir: Path) -> list[Path]:
     return removed
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode())
-
-
-def _as_dict(row: Any) -> dict[str, Any]:
-    return asdict(row) if is_dataclass(row) else dict(row)
-
-
 def _atomic_write(path: Path, write: Any) -> Path:
     """Call `write(tmp_path)`, then rename the file into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -115,6 +93,24 @@ def _atomic_write(path: Path, write: Any) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    _atomic_write(path, write)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def _as_dict(row: Any) -> dict[str, Any]:
+    return asdict(row) if is_dataclass(row) else dict(row)
 
 
 def write_parquet(rows: Iterable[Any], path: Path, schema: pa.Schema | None = None) -> Path:
@@ -138,7 +134,7 @@ def records_frame(rows: Iterable[Any], schema: pa.Schema | None = None) -> pl.Da
     """Records (dataclasses or dicts) as a frame; typed by `schema` even when there are none."""
     dicts = [_as_dict(r) for r in rows]
     if schema is not None:
-        return pl.DataFrame(dicts, schema=polars_schema(schema), orient="row" if not dicts else None)
+        return pl.DataFrame(dicts, schema=polars_schema(schema))
     return pl.DataFrame(dicts, infer_schema_length=None) if dicts else pl.DataFrame()
 
 

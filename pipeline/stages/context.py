@@ -66,9 +66,8 @@ def write_prompts(ctx: RunContext, stage: str, prompts: list[Prompt]) -> Path:
     return write_table(rows, ctx.stage_dir(stage) / "prompts.parquet", PROMPT_SCHEMA)
 
 
-def load_prompts(out: StageOutput | Path) -> list[Prompt]:
-    path = out.path if isinstance(out, StageOutput) else out
-    rows = scan_table(path).collect().iter_rows(named=True)
+def load_prompts(out: StageOutput) -> list[Prompt]:
+    rows = scan_table(out.path).collect().iter_rows(named=True)
     return [Prompt(**{**r, "metadata": json.loads(r["metadata"])}) for r in rows]
 
 

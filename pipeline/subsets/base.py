@@ -28,17 +28,20 @@ Row = dict[str, Any]
 
 @dataclass(frozen=True)
 class Templates:
-    """Prompt files under the build's prompts_dir."""
+    """Prompt files under the build's prompts_dir, each read once (plans ask for them per prompt)."""
 
     root: Path
-
-    def text(self, name: str | None) -> str | None:
-        """A system prompt or rewrite template, stripped of surrounding whitespace."""
-        return (self.root / name).read_text().strip() if name else None
+    _read: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def raw(self, name: str) -> str:
         """A judge template exactly as written."""
-        return (self.root / name).read_text()
+        if name not in self._read:
+            self._read[name] = (self.root / name).read_text()
+        return self._read[name]
+
+    def text(self, name: str | None) -> str | None:
+        """A system prompt or rewrite template, stripped of surrounding whitespace."""
+        return self.raw(name).strip() if name else None
 
 
 @dataclass

@@ -49,9 +49,7 @@ class InstructionLabeler:
     """Each completion checked against the constraint appended to its prompt."""
 
     name = "instruction-checker"
-
-    def __init__(self) -> None:
-        self.version = instructions.VERSION
+    version = instructions.VERSION
 
     def label(
         self, completions: Sequence[Completion], prompts: Mapping[str, Prompt], progress: Progress | None = None
