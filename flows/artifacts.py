@@ -69,6 +69,19 @@ def pool_funnel(run_dir: Path) -> str:
     return "\n".join(lines)
 
 
+def source_table(stage_dir: Path) -> str:
+    """Ingest's line per source: rows read and what became of them, with any warning."""
+    path = stage_dir / "sources.parquet"
+    if not path.is_file():
+        return ""
+    lines = ["### Sources", "", "| source | read | kept | quarantined | duplicate | near-duplicate | warning |",
+             "|---|---:|---:|---:|---:|---:|---|"]  # fmt: skip
+    for r in read_rows(path):
+        lines.append(f"| {r['source']} | {r['read']} | {r['kept']} | {r['quarantined']} | {r['duplicate']} | "
+                     f"{r['near_duplicate']} | {r['warning'] or ''} |")  # fmt: skip
+    return "\n".join(lines)
+
+
 def funnel_markdown(stage: str, decisions: list[dict[str, Any]], items_in: int) -> str:
     """Counts by decision and reason: the stage's line of the construction funnel."""
     counts = Counter((d["decision"], d["reason"]) for d in decisions)
@@ -86,6 +99,8 @@ def publish_stage_artifacts(out: StageOutput) -> None:
     stage_dir = Path(out.path).parent
     decisions = _decisions(stage_dir)
     markdown = funnel_markdown(out.stage, decisions, out.counts.get("in", 0))
+    if out.stage == "ingest":
+        markdown += "\n\n" + source_table(stage_dir)
     if out.stage == "decontaminate":
         markdown += "\n\n" + pool_funnel(stage_dir.parent)
     version = stage_dir.parent.name

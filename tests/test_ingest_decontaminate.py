@@ -111,7 +111,7 @@ def test_csv_parquet_and_gzip_sources(tmp_path: Path) -> None:
     assert [p.source for p in prompts] == ["c", "c", "q", "g"]
     got = evidence(log)
     assert got[3][1]["problem"] == "empty or whitespace-only prompt"  # CSV line numbers count the header
-    assert got[5][1]["problem"] == "invalid UTF-8" and got[6][1]["problem"].startswith("more values")
+    assert got[5][1]["problem"] == "invalid UTF-8" and got[6][1]["problem"] == "3 values where the header has 2 columns"
 
 
 def test_hub_dataset_source(tmp_path: Path) -> None:

@@ -134,6 +134,10 @@ COMPLETION_SCHEMA = pa.schema(
 QUARANTINE_SCHEMA = pa.schema(
     [("source", pa.string()), ("file", pa.string()), ("line", pa.int64()), ("problem", pa.string()), ("raw", pa.string())]
 )
+SOURCE_FUNNEL_SCHEMA = pa.schema(
+    [("source", pa.string()), ("file", pa.string()), ("read", pa.int64()), ("kept", pa.int64()),
+     ("quarantined", pa.int64()), ("duplicate", pa.int64()), ("near_duplicate", pa.int64()), ("warning", pa.string())]
+)  # fmt: skip
 
 # Typed even when empty, so an empty stage output still has its columns.
 LABEL_SCHEMA = pa.schema(

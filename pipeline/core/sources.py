@@ -7,20 +7,18 @@ and go on; only a source that cannot be opened at all raises `SourceError`.
 
 from __future__ import annotations
 
-import csv
-import gzip
-import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import pyarrow.parquet as pq
 
+from pipeline.core.csv_rows import CsvHeaderError, csv_records
+from pipeline.core.textfile import RAW_EXCERPT, READ_ERRORS, UnreadableSource, records, utf8_stream
+
 if TYPE_CHECKING:
     from pipeline.core.locations import DataLocation
-
-RAW_EXCERPT = 200  # characters of a bad line kept in the quarantine table
 
 
 class SourceError(RuntimeError):
@@ -39,37 +37,44 @@ def _excerpt(raw: bytes) -> str:
     return raw.decode("utf-8", errors="replace").strip()[:RAW_EXCERPT]
 
 
-def _open_binary(path: Path) -> BinaryIO:
-    return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")  # type: ignore[return-value]
+def _json_problem(text: str, exc: json.JSONDecodeError) -> str:
+    if "\x00" in text:
+        return f"NUL byte at column {text.index(chr(0)) + 1} (binary data, or UTF-16 without a byte-order mark?)"
+    return f"malformed JSON: {exc.msg} (column {exc.colno})"
 
 
 def _read_jsonl(path: Path) -> Iterator[RawRow]:
-    with _open_binary(path) as handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                yield RawRow(number, None, f"invalid UTF-8 at byte {exc.start}", _excerpt(raw))
-                continue
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as exc:
-                yield RawRow(number, None, f"malformed JSON: {exc.msg} (column {exc.colno})", _excerpt(raw))
-                continue
-            if not isinstance(data, dict):
-                yield RawRow(number, None, f"expected a JSON object, got {type(data).__name__}", _excerpt(raw))
-                continue
-            yield RawRow(number, data)
+    """One object per line. A byte-order mark is dropped wherever a line starts with one (files
+    joined with `cat` carry one per part)."""
+    for record in records(path):
+        if record.data is None:
+            yield RawRow(record.line, None, record.problem)
+            continue
+        try:
+            text = record.data.decode("utf-8").removeprefix("\ufeff")
+        except UnicodeDecodeError as exc:
+            yield RawRow(record.line, None, f"invalid UTF-8 at byte {exc.start}", _excerpt(record.data))
+            continue
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            yield RawRow(record.line, None, _json_problem(text, exc), _excerpt(record.data))
+            continue
+        except RecursionError:
+            yield RawRow(record.line, None, "JSON nested too deeply", _excerpt(record.data))
+            continue
+        if not isinstance(data, dict):
+            yield RawRow(record.line, None, f"expected a JSON object, got {type(data).__name__}", _excerpt(record.data))
+            continue
+        yield RawRow(record.line, data)
 
 
 def _read_json_array(path: Path) -> Iterator[RawRow]:
     """A JSON file holding one list of objects (or {"examples": [...]}, as BIG-Bench Hard ships)."""
-    with _open_binary(path) as handle:
+    with utf8_stream(path) as handle:
         try:
             data = json.load(handle)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             raise SourceError(f"{path}: not a JSON document: {exc}") from None
     if isinstance(data, dict):
         data = next((v for v in data.values() if isinstance(v, list)), None)
@@ -83,31 +88,45 @@ def _read_json_array(path: Path) -> Iterator[RawRow]:
 
 
 def _read_csv(path: Path) -> Iterator[RawRow]:
-    """Invalid UTF-8 is kept as surrogates while parsing so one bad row is quarantined, not the file."""
-    with _open_binary(path) as handle:
-        text = handle.read().decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    if reader.fieldnames is None:
-        return
-    for row in reader:
-        values = [v for v in row.values() if isinstance(v, str)]
-        bad = next((v for v in values if any("\udc80" <= ch <= "\udcff" for ch in v)), None)
-        if bad is not None:
-            excerpt = bad.encode("utf-8", errors="surrogateescape")
-            yield RawRow(reader.line_num, None, "invalid UTF-8", _excerpt(excerpt))
-        elif None in row:
-            yield RawRow(reader.line_num, None, "more values than header columns", ",".join(values)[:RAW_EXCERPT])
-        else:
-            yield RawRow(reader.line_num, dict(row))
+    """Strict CSV (see csv_rows). Invalid UTF-8 is kept as surrogates while parsing, so one bad
+    row is quarantined, not the file; a compressed file that breaks off keeps the rows before."""
+    chunks: list[bytes] = []
+    broken: str | None = None
+    with utf8_stream(path) as handle:
+        try:
+            while chunk := handle.read(1 << 20):
+                chunks.append(chunk)
+        except READ_ERRORS as exc:
+            broken = f"file breaks off here; the rest is lost ({exc})"
+    text = b"".join(chunks).decode("utf-8", errors="surrogateescape")
+    last = 0
+    try:
+        for record in csv_records(text):
+            last = record.line
+            if record.values is None:
+                yield RawRow(record.line, None, record.problem, record.raw)
+                continue
+            bad = next((v for v in record.values.values() if any("\udc80" <= ch <= "\udcff" for ch in v)), None)
+            if bad is not None:
+                yield RawRow(record.line, None, "invalid UTF-8", _excerpt(bad.encode("utf-8", errors="surrogateescape")))
+            else:
+                yield RawRow(record.line, dict(record.values))
+    except CsvHeaderError as exc:
+        raise SourceError(f"{path}: {exc}") from None
+    if broken:
+        yield RawRow(max(last, text.count("\n")) + 1, None, broken)
 
 
 def _read_parquet(path: Path) -> Iterator[RawRow]:
     table = pq.ParquetFile(path)
     number = 0
-    for batch in table.iter_batches(batch_size=4096):
-        for row in batch.to_pylist():
-            number += 1
-            yield RawRow(number, row)
+    try:
+        for batch in table.iter_batches(batch_size=4096):
+            for row in batch.to_pylist():
+                number += 1
+                yield RawRow(number, row)
+    except (OSError, ValueError) as exc:  # a corrupt row group: the rows before it stand
+        yield RawRow(number + 1, None, f"file breaks off after row {number}; the rest is lost ({exc})")
 
 
 READERS = {".jsonl": _read_jsonl, ".json": _read_json_array, ".csv": _read_csv, ".parquet": _read_parquet}
@@ -132,6 +151,8 @@ def read_file(path: Path) -> Iterator[RawRow]:
         yield from reader(path)
     except SourceError:
         raise
+    except UnreadableSource as exc:
+        raise SourceError(f"{path}: {exc}") from None
     except (OSError, ValueError, EOFError) as exc:
         raise SourceError(f"{path}: cannot read: {exc}") from None
 

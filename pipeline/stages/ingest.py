@@ -8,21 +8,27 @@ that cannot be opened at all stops the run with a message naming it.
 
 from __future__ import annotations
 
+import json
+import logging
+import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-
-import json
 
 from pipeline.core.config import IngestConfig
 from pipeline.core.locations import SourceConfig
 from pipeline.core.io import DecisionLog, StageOutput, write_table
-from pipeline.core.records import QUARANTINE_SCHEMA, Prompt, normalize, prompt_id
+from pipeline.core.records import QUARANTINE_SCHEMA, SOURCE_FUNNEL_SCHEMA, Prompt, normalize, prompt_id
 from pipeline.core.sources import RawRow, read_location
 from pipeline.decontam.embed import PROMPT_LABEL, EmbeddingCache
 from pipeline.decontam.similarity import earlier_pairs_above
 from pipeline.stages.context import RunContext, finish, write_prompts
 
 STAGE = "ingest"
+logger = logging.getLogger(__name__)
+# C0 controls other than tab, newline and carriage return, and DEL: no human prompt holds them;
+# they mark binary data, a wrong encoding or a broken export.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _validate(row: RawRow, src: SourceConfig, cfg: IngestConfig) -> str | None:
@@ -37,6 +43,9 @@ def _validate(row: RawRow, src: SourceConfig, cfg: IngestConfig) -> str | None:
         return f"field {src.prompt_field!r} must be a string, got {type(prompt).__name__}"
     if any("\ud800" <= ch <= "\udfff" for ch in prompt):
         return "invalid UTF-8 (a lone surrogate escape in the prompt)"
+    control = _CONTROL.search(prompt)
+    if control:
+        return f"control character U+{ord(control.group()):04X} at position {control.start() + 1} of the prompt"
     if not prompt.strip():
         return "empty or whitespace-only prompt"
     if len(prompt) > cfg.max_prompt_chars:
@@ -58,19 +67,22 @@ class _Accepted:
 def _read_valid(src: SourceConfig, cfg: IngestConfig, base_dir: Path, log: DecisionLog) -> tuple[list[_Accepted], int]:
     """Rows of one source that pass validation; every other row is quarantined in the log."""
     accepted: list[_Accepted] = []
-    seen_ids: dict[str, int] = {}
+    seen_ids: dict[str, str] = {}  # id -> where it was first seen
     read = 0
     for row in read_location(src, base_dir):
         read += 1
         where: dict[str, object] = {"source": src.name, "file": src.describe(), "line": row.line}
         problem = _validate(row, src, cfg)
         data = row.data or {}
-        if problem is None:
-            source_id = str(data[src.id_field])
+        raw_id = data.get(src.id_field)
+        if isinstance(raw_id, (str, int)) and not isinstance(raw_id, bool) and str(raw_id).strip():
+            # An id is claimed by its first row even when that row is quarantined: a later row
+            # reusing it may be the same item re-exported, and which one is right is not ours to guess.
+            source_id = str(raw_id)
             if source_id in seen_ids:
-                problem = f"duplicate id {source_id!r} (first at line {seen_ids[source_id]})"
+                problem = problem or f"duplicate id {source_id!r} (first at {seen_ids[source_id]})"
             else:
-                seen_ids[source_id] = row.line
+                seen_ids[source_id] = f"line {row.line}" + (", quarantined" if problem else "")
         if problem is not None:
             log.dropped(f"{src.name}:{row.line}", "quarantined", problem=problem, raw=row.raw, **where)
             continue
@@ -144,8 +156,36 @@ def _write_quarantine(ctx: RunContext, log: DecisionLog) -> Path:
     return write_table(rows, ctx.stage_dir(log.stage) / "quarantine.parquet", QUARANTINE_SCHEMA)
 
 
+def source_funnel(sources: list[SourceConfig], log: DecisionLog) -> list[dict[str, object]]:
+    """Per source: rows read and what became of them, and a warning for a source that gave no
+    row at all or no usable one (an empty export is a mistake to see before a release, not after)."""
+    tally: dict[str, Counter[str]] = {src.name: Counter() for src in sources}
+    for d in log.rows:
+        name = json.loads(d.evidence).get("source")
+        if name in tally:
+            tally[name]["read"] += 1
+            tally[name][d.reason if d.decision != "kept" else "kept"] += 1
+    rows = []
+    for src in sources:
+        counts = tally[src.name]
+        warning = None
+        if not counts["read"]:
+            warning = f"source {src.name!r} ({src.describe()}) has no rows"
+        elif not counts["kept"] and counts["read"] == counts["quarantined"]:
+            warning = f"source {src.name!r} ({src.describe()}): none of its {counts['read']} rows is usable"
+        rows.append({"source": src.name, "file": src.describe(), "read": counts["read"], "kept": counts["kept"],
+                     "quarantined": counts["quarantined"], "duplicate": counts["duplicate"],
+                     "near_duplicate": counts["near_duplicate"], "warning": warning})  # fmt: skip
+    return rows
+
+
 def run(ctx: RunContext) -> StageOutput:
     log = DecisionLog(STAGE, ctx.run_id)
     prompts, read = ingest(ctx.cfg.sources, ctx.cfg.ingest, ctx.base_dir, log, ctx.embedding_cache())
     _write_quarantine(ctx, log)
+    per_source = source_funnel(ctx.cfg.sources, log)
+    for row in per_source:
+        if row["warning"]:
+            logger.warning("%s", row["warning"])
+    write_table(per_source, ctx.stage_dir(STAGE) / "sources.parquet", SOURCE_FUNNEL_SCHEMA)
     return finish(ctx, log, read, write_prompts(ctx, STAGE, prompts))

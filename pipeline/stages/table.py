@@ -72,7 +72,8 @@ def previous_release_hash(cfg: BuildConfig, base_dir: Path) -> str:
 
 
 _DECLARED = (
-    Stage("ingest", ingest.run, (), source_hashes, ("prompts.parquet", "quarantine.parquet"), "texts embedded"),
+    Stage("ingest", ingest.run, (), source_hashes, ("prompts.parquet", "quarantine.parquet", "sources.parquet"),
+          "texts embedded"),
     Stage("decontaminate", decontaminate.run, ("ingest",), eval_set_hashes, ("prompts.parquet",), "texts embedded"),
     Stage("route", route.run, ("decontaminate",), None, ("prompts.parquet",)),
     Stage("generate", generate.run, ("route",), None, ("completions.parquet", "transforms.parquet"), "requests answered"),
