@@ -1,99 +1,180 @@
-"""Pipeline LM layer vs. the same llama.cpp server driven directly, measured side by side.
+"""The LM layer next to plain openai-client loops, measured side by side on the same server.
 
-Starts the embedded SmolLM2 server once, finds the direct client's best concurrency, then sends
-the same requests through `CachedModel` (fresh cache, so every request is sent) at that
-concurrency. Prints completion tokens/s for both and their ratio (pipeline / direct).
-Usage: python benchmarks/lm_throughput.py [--requests 24] [--max-tokens 64]
+Default (llm-katan, echo backend): for each server latency (0 and 200 ms) and concurrency (16, 64,
+128), the same N fresh requests are sent by
+  sync  — a thread pool calling `openai.OpenAI().chat.completions.create`,
+  async — `openai.AsyncOpenAI` under an asyncio semaphore,
+  layer — `CachedModel.generate` (fresh response cache: every request is sent, journaled, stored),
+in rotating order round after round, so load drift on a shared machine hits every side alike.
+Prints requests/s per run, then medians and the ratios layer/sync and layer/async per cell.
+llm-katan runs with `--max-concurrent` above the highest concurrency (its default of 1 would
+serialise the latency sleeps) in its own processes.
+
+`--llama`: the older comparison on the embedded SmolLM2 llama.cpp server (completion tokens/s).
+Usage: python benchmarks/lm_throughput.py [--requests 2000] [--rounds 3] [--concurrency 16 64 128]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import statistics
+import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Callable
 
 import openai
 
-from pipeline.lm import CachedModel, ChatRequest, ResponseCache
-from pipeline.lm.local import LlamaCppServer
-from pipeline.lm.local_models import resolve_model_file
-from pipeline.lm.openai_compat import OpenAICompatBackend
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pipeline.lm import CachedModel, ChatRequest, ResponseCache  # noqa: E402
+from pipeline.lm.openai_compat import OpenAICompatBackend  # noqa: E402
+
+MODEL = "katan-echo"
+Side = Callable[[str, list[ChatRequest], int], float]  # (base_url, requests, concurrency) -> seconds
 
 
-def make_requests(n: int, max_tokens: int) -> list[ChatRequest]:
+def make_requests(n: int, max_tokens: int, tag: str = "") -> list[ChatRequest]:
     return [
-        ChatRequest.from_messages([{"role": "user", "content": f"Write one sentence about the number {i}."}],
+        ChatRequest.from_messages([{"role": "user", "content": f"Write one sentence about the number {i}{tag}."}],
                                   temperature=0.8, max_tokens=max_tokens, seed=i)  # fmt: skip
         for i in range(n)
     ]
 
 
-def direct(base_url: str, requests: list[ChatRequest], concurrency: int) -> tuple[float, int]:
+def _kwargs(model: str, r: ChatRequest) -> dict[str, object]:
+    return {"model": model, "messages": r.message_dicts(), "temperature": r.temperature, "top_p": r.top_p,
+            "max_tokens": r.max_tokens, "seed": r.seed}  # fmt: skip
+
+
+def plain_sync(base_url: str, requests: list[ChatRequest], concurrency: int, model: str = MODEL) -> float:
     client = openai.OpenAI(base_url=base_url, api_key="x", max_retries=0)
 
     def one(r: ChatRequest) -> int:
-        resp = client.chat.completions.create(model="smollm2", messages=r.message_dicts(),  # type: ignore[arg-type]
-                                              temperature=r.temperature, top_p=r.top_p,
-                                              max_tokens=r.max_tokens, seed=r.seed)  # fmt: skip
-        return resp.usage.completion_tokens if resp.usage else 0
+        response = client.chat.completions.create(**_kwargs(model, r))  # type: ignore[call-overload]
+        return response.usage.completion_tokens if response.usage else 0
 
     start = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
-        tokens = sum(pool.map(one, requests))
-    return time.perf_counter() - start, tokens
+        list(pool.map(one, requests))
+    elapsed = time.perf_counter() - start
+    client.close()
+    return elapsed
 
 
-def through_pipeline(base_url: str, requests: list[ChatRequest], concurrency: int) -> tuple[float, int]:
-    with tempfile.TemporaryDirectory() as tmp:
-        backend = OpenAICompatBackend("smollm2", base_url=base_url, api_key_env=None)
-        model = CachedModel(backend, ResponseCache(Path(tmp) / "c.sqlite"), max_concurrency=concurrency)
+def plain_async(base_url: str, requests: list[ChatRequest], concurrency: int, model: str = MODEL) -> float:
+    async def run() -> float:
+        client = openai.AsyncOpenAI(base_url=base_url, api_key="x", max_retries=0)
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(r: ChatRequest) -> None:
+            async with gate:
+                await client.chat.completions.create(**_kwargs(model, r))  # type: ignore[call-overload]
+
         start = time.perf_counter()
-        results = model.generate(requests)
+        await asyncio.gather(*(one(r) for r in requests))
         elapsed = time.perf_counter() - start
-    assert model.stats.sent == len(requests) and all(r.ok for r in results)
-    return elapsed, sum(r.completion_tokens or 0 for r in results)
+        await client.close()
+        return elapsed
+
+    return asyncio.run(run())
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=24)
-    parser.add_argument("--max-tokens", type=int, default=64)
-    parser.add_argument("--rounds", type=int, default=4)
-    args = parser.parse_args()
+def layer(base_url: str, requests: list[ChatRequest], concurrency: int, model: str = MODEL) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        backend = OpenAICompatBackend(model, base_url=base_url, api_key_env=None)
+        lm = CachedModel(backend, ResponseCache(Path(tmp) / "cache.sqlite"), max_concurrency=concurrency)
+        start = time.perf_counter()
+        results = lm.generate(requests)
+        elapsed = time.perf_counter() - start
+        lm.close()
+    assert lm.stats.sent == len(requests) and all(r.ok for r in results), lm.stats
+    return elapsed
+
+
+SIDES: dict[str, Side] = {"sync": plain_sync, "async": plain_async, "layer": layer}
+
+
+def katan_cells(args: argparse.Namespace) -> None:
+    from tests.servers import katan_server
+
+    print(f"{args.requests} requests per run, {args.rounds} rounds, sides in rotating order")
+    table = []
+    for latency in args.latency_ms:
+        flags = ["--max-concurrent", str(4 * max(args.concurrency)), "--disable-dashboard"]
+        if latency:
+            flags += ["--latency-ms", str(latency)]
+        with katan_server(*flags) as server:
+            base_url = f"{server.url}/v1"
+            plain_sync(base_url, make_requests(50, args.max_tokens, " warm-up"), 8)
+            for concurrency in args.concurrency:
+                rates: dict[str, list[float]] = {side: [] for side in SIDES}
+                cpu: dict[str, list[float]] = {side: [] for side in SIDES}
+                names = list(SIDES)
+                for round_no in range(args.rounds):
+                    order = names[round_no % 3 :] + names[: round_no % 3]
+                    for side in order:
+                        requests = make_requests(args.requests, args.max_tokens, f" r{round_no}")
+                        cpu_start = time.process_time()
+                        elapsed = SIDES[side](base_url, requests, concurrency)
+                        cpu_ms = (time.process_time() - cpu_start) * 1000 / len(requests)
+                        rates[side].append(len(requests) / elapsed)
+                        cpu[side].append(cpu_ms)
+                        print(f"latency {latency:>3} ms  concurrency {concurrency:>3}  round {round_no}  "
+                              f"{side:5}: {len(requests) / elapsed:7.1f} req/s  {cpu_ms:.2f} ms CPU/request",
+                              flush=True)  # fmt: skip
+                medians = {side: statistics.median(r) for side, r in rates.items()}
+                cpu_medians = {side: statistics.median(c) for side, c in cpu.items()}
+                table.append((latency, concurrency, medians, cpu_medians))
+    print("\nMedians; CPU is this process's (client side) CPU time per request, all threads.")
+    print("| latency | concurrency | sync req/s | async req/s | layer req/s | layer/sync | layer/async "
+          "| CPU ms/req sync / async / layer |")  # fmt: skip
+    print("|---:|---:|---:|---:|---:|---:|---:|---|")
+    for latency, concurrency, m, c in table:
+        print(f"| {latency} ms | {concurrency} | {m['sync']:.0f} | {m['async']:.0f} | {m['layer']:.0f} | "
+              f"{m['layer'] / m['sync']:.2f} | {m['layer'] / m['async']:.2f} | "
+              f"{c['sync']:.2f} / {c['async']:.2f} / {c['layer']:.2f} |")  # fmt: skip
+
+
+def llama_tokens(args: argparse.Namespace) -> None:
+    """Completion tokens/s of the layer vs the sync client on the embedded llama.cpp server."""
+    from pipeline.lm.local import LlamaCppServer
+    from pipeline.lm.local_models import resolve_model_file
+
     server = LlamaCppServer(resolve_model_file("package:smollm2-135m-instruct", ROOT / "models"), "smollm2")
     server.start()
     try:
         requests = make_requests(args.requests, args.max_tokens)
-        direct(server.base_url, requests[:2], 1)  # warm-up
-        best = None
-        for concurrency in (1, 2, 4):
-            elapsed, tokens = direct(server.base_url, requests, concurrency)
-            rate = tokens / elapsed
-            print(f"direct   concurrency={concurrency}: {tokens} tokens in {elapsed:.2f}s = {rate:.1f} tok/s")
-            if best is None or rate > best[1]:
-                best = (concurrency, rate)
-        assert best is not None
-        # Alternate direct and pipeline runs at the best concurrency, so drift on a shared machine
-        # hits both sides alike; the same seeds give the same tokens on both sides.
-        # The order flips every round, so warm-up and load drift do not favour one side.
-        rates: dict[str, list[float]] = {"direct": [], "pipeline": []}
-        runners = {"direct": direct, "pipeline": through_pipeline}
+        rates: dict[str, list[float]] = {"sync": [], "layer": []}
         for round_no in range(args.rounds):
-            order = ["pipeline", "direct"] if round_no % 2 == 0 else ["direct", "pipeline"]
-            for side in order:
-                elapsed, tokens = runners[side](server.base_url, requests, best[0])
-                rates[side].append(tokens / elapsed)
-                print(f"{side:8} concurrency={best[0]}: {tokens} tokens in {elapsed:.2f}s = {tokens / elapsed:.1f} tok/s")
-        direct_rates, pipeline_rates = rates["direct"], rates["pipeline"]
-        ratio = statistics.median(pipeline_rates) / statistics.median(direct_rates)
-        print(f"ratio pipeline/direct (medians at concurrency {best[0]}) = {ratio:.3f}")
+            for side in (["layer", "sync"] if round_no % 2 == 0 else ["sync", "layer"]):
+                elapsed = SIDES[side](server.base_url, requests, 2, "smollm2")  # type: ignore[call-arg]
+                rates[side].append(len(requests) / elapsed)
+                print(f"{side:5} concurrency=2: {len(requests) / elapsed:.2f} req/s", flush=True)
+        ratio = statistics.median(rates["layer"]) / statistics.median(rates["sync"])
+        print(f"ratio layer/sync (medians, llama.cpp SmolLM2) = {ratio:.3f}")
     finally:
         server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[16, 64, 128])
+    parser.add_argument("--latency-ms", type=int, nargs="+", default=[0, 200])
+    parser.add_argument("--max-tokens", type=int, default=32)
+    parser.add_argument("--llama", action="store_true", help="the llama.cpp comparison (tokens/s) instead")
+    args = parser.parse_args()
+    if args.llama:
+        args.requests = min(args.requests, 24)
+        llama_tokens(args)
+    else:
+        katan_cells(args)
 
 
 if __name__ == "__main__":

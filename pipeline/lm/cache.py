@@ -17,6 +17,8 @@ from pathlib import Path
 
 from pipeline.lm.base import ChatResult
 
+_LOOKUP_CHUNK = 500  # keys per SELECT (SQLite allows 32766 parameters; smaller chunks stay fast)
+
 
 class ResponseCache:
     """Maps a request key (see `request_key`) to the JSON of its successful `ChatResult`."""
@@ -35,25 +37,34 @@ class ResponseCache:
         self._db.commit()
 
     def get(self, key: str) -> ChatResult | None:
+        return self.get_many([key]).get(key)
+
+    def get_many(self, keys: list[str]) -> dict[str, ChatResult]:
+        """The stored answers among `keys` (a stage looks its whole batch up in a few queries)."""
+        found: dict[str, ChatResult] = {}
         with self._lock:
-            row = self._db.execute("SELECT result FROM responses WHERE key = ?", (key,)).fetchone()
-        return ChatResult.from_json(row[0]) if row else None
+            for start in range(0, len(keys), _LOOKUP_CHUNK):
+                chunk = keys[start : start + _LOOKUP_CHUNK]
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(f"SELECT key, result FROM responses WHERE key IN ({marks})", chunk).fetchall()
+                found.update((key, ChatResult.from_json(raw)) for key, raw in rows)
+        return found
 
     def put(self, key: str, model: str, result: ChatResult) -> None:
-        if not result.ok:
-            return
-        with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO responses (key, model, result) VALUES (?, ?, ?)",
-                (key, model, result.to_json()),
-            )
-            self._db.commit()
+        self.record([(key, model, result)], [], model)
 
-    def note_sent(self, keys: list[str], model: str) -> None:
-        """Journal requests about to be sent (before they go: a crash mid-request still shows)."""
+    def record(self, answers: list[tuple[str, str, ChatResult]], sending: list[str], model: str) -> None:
+        """Store answers and journal the requests about to go (`sending`, for `model`) in one
+        transaction, so a busy worker pool costs one commit per wake-up, not two per request."""
+        rows = [(key, name, result.to_json()) for key, name, result in answers if result.ok]
+        if not rows and not sending:
+            return
         now = time.time()
         with self._lock:
-            self._db.executemany("INSERT INTO sent (key, model, at) VALUES (?, ?, ?)", [(k, model, now) for k in keys])
+            if rows:
+                self._db.executemany("INSERT OR REPLACE INTO responses (key, model, result) VALUES (?, ?, ?)", rows)
+            if sending:
+                self._db.executemany("INSERT INTO sent (key, model, at) VALUES (?, ?, ?)", [(k, model, now) for k in sending])
             self._db.commit()
 
     def sends(self) -> dict[str, int]:

@@ -67,7 +67,35 @@ def call_with_retries(
     label: str,
 ) -> tuple[Any, int]:
     """Run `call`, retrying exceptions `transient` accepts; returns (result, attempts made).
-    The last transient exception is re-raised with `attempts` set on it once the budget is spent."""
+    The last transient exception is re-raised with `attempts` set on it once the budget is spent.
+    The first attempt runs bare: the retry machinery is built only after a transient failure,
+    so a request that succeeds at once (nearly all of them) costs nothing extra."""
+    try:
+        return call(), 1
+    except BaseException as exc:
+        if policy.attempts <= 1 or not isinstance(exc, Exception) or not transient(exc):
+            exc.attempts = 1  # type: ignore[attr-defined]
+            raise
+        first_failure = exc
+    return _retry_after_first_failure(call, first_failure, transient, policy, label)
+
+
+def _retry_after_first_failure(
+    call: Callable[[], Any],
+    first_failure: BaseException,
+    transient: Callable[[BaseException], bool],
+    policy: RetryPolicy,
+    label: str,
+) -> tuple[Any, int]:
+    """tenacity from attempt 1 on, with attempt 1 replaying the failure already seen, so waits,
+    logged attempt numbers and the attempt count are those of one loop over every attempt."""
+    replay: list[BaseException] = [first_failure]
+
+    def attempt() -> Any:
+        if replay:
+            raise replay.pop()
+        return call()
+
     # Exponential from initial_wait_s, plus jitter so that parallel workers do not retry in step.
     backoff = wait_exponential(multiplier=policy.initial_wait_s, max=policy.max_wait_s) + wait_random(0, policy.initial_wait_s)
 
@@ -92,7 +120,7 @@ def call_with_retries(
         reraise=True,
     )
     try:
-        return retrying(call), retrying.statistics["attempt_number"]
+        return retrying(attempt), retrying.statistics["attempt_number"]
     except BaseException as exc:
         exc.attempts = retrying.statistics.get("attempt_number", 1)  # type: ignore[attr-defined]
         raise

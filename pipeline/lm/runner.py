@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from itertools import islice
 from dataclasses import dataclass, field
 from typing import Iterator, Protocol, Sequence
 
 from pipeline.lm.base import ChatRequest, ChatResult, ProgressFn, request_key
 from pipeline.lm.cache import ResponseCache
+from pipeline.lm.workers import WorkerPool
 
 log = logging.getLogger(__name__)
 Pending = tuple[int, ChatRequest, str]  # (position in the batch, request, its cache key)
+ANSWER_GROUP_WAIT_S = 0.005  # how long a first answer waits for company before it is stored
 
 
 class SingleRequestBackend(Protocol):
@@ -92,9 +93,10 @@ class CachedModel:
         copies: dict[str, list[int]] = {}
         for i, request in enumerate(requests):
             copies.setdefault(self.key(request), []).append(i)
+        hits = self.cache.get_many(list(copies)) if self.cache else {}
         unanswered: dict[int, str] = {}  # first position of each request to send -> its key
         for key, group in copies.items():
-            hit = self.cache.get(key) if self.cache else None
+            hit = hits.get(key)
             if hit is None:
                 unanswered[group[0]] = key
             for i in group:
@@ -118,57 +120,59 @@ class CachedModel:
         return [r for r in results if r is not None]
 
     def _answer_pooled(self, todo: list[Pending]) -> Iterator[tuple[int, ChatResult]]:
-        """One request per worker thread; yields results in completion order. Requests are fed
-        to the pool as earlier ones finish (a small window, not the whole batch), so memory
-        stays flat however many requests a stage sends."""
+        """One request per worker thread; yields results in completion order.
+
+        Workers take requests from one queue and put answers on another. This thread wakes for a
+        group of answers (up to half the concurrency, or what came within a few milliseconds) and,
+        in one transaction, stores them and journals the requests that refill the window, before
+        it yields them or hands the refill to the workers: as durable as a commit per request, at
+        a fraction of the cost. The window (twice the concurrency) keeps every worker busy while
+        this thread writes, and memory flat however many requests a stage sends."""
+        workers = min(self.max_concurrency, len(todo))
+        pool = WorkerPool(self.backend.complete, workers, self.name)
         queue = iter(todo)
-        window = self.max_concurrency * 2
-        with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool:
-            running: dict[Future[ChatResult], tuple[int, str]] = {}
-            try:
-                while True:
-                    for i, request, key in islice(queue, window - len(running)):
-                        running[pool.submit(self._send, request, key)] = (i, key)
-                    if not running:
-                        return
-                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for future in finished:
-                        i, key = running.pop(future)
-                        yield i, self._record(key, future.result())
-            except BaseException:
-                for pending in running:
-                    pending.cancel()
-                raise
+        window, group = self.max_concurrency * 2, max(1, workers // 2)
+        try:
+            refill = list(islice(queue, window))
+            self._store([], refill)
+            pool.submit(refill)
+            while pool.in_flight:
+                answers, failure = pool.finished(group, ANSWER_GROUP_WAIT_S)
+                refill = list(islice(queue, window - pool.in_flight))
+                self._store(answers, refill)
+                pool.submit(refill)
+                yield from ((i, result) for i, _, result in answers)
+                if failure is not None:
+                    raise failure
+        finally:
+            pool.shutdown()
 
     def _answer_batched(self, todo: list[Pending]) -> Iterator[tuple[int, ChatResult]]:
         """Engines that batch internally (vLLM offline) get chunks, not threads."""
         for start in range(0, len(todo), self.batch_size):
             chunk = todo[start : start + self.batch_size]
-            if self.cache is not None:
-                self.cache.note_sent([key for _, _, key in chunk], self.backend.model)
+            self._store([], chunk)
             answers = self.backend.complete_batch([request for _, request, _ in chunk])  # type: ignore[attr-defined]
-            for (i, _, key), result in zip(chunk, answers):
-                yield i, self._record(key, result)
+            answered = [(i, key, result) for (i, _, key), result in zip(chunk, answers)]
+            self._store(answered, [])
+            yield from ((i, result) for i, _, result in answered)
 
-    def _send(self, request: ChatRequest, key: str) -> ChatResult:
+    def _store(self, answered: list[tuple[int, str, ChatResult]], sending: list[Pending]) -> None:
+        """Account for fresh answers and, in one transaction, make them durable (before anyone
+        uses them) and journal the requests about to be sent (before they go)."""
+        counts = {"sent": 0, "retries": 0, "succeeded": 0, "failed": 0, "prompt_tokens": 0, "completion_tokens": 0}
+        for _, _, result in answered:
+            result.cached = False
+            counts["sent"] += 1
+            counts["retries"] += max(0, result.attempts - 1)
+            counts["succeeded" if result.ok else "failed"] += 1
+            counts["prompt_tokens"] += result.prompt_tokens or 0
+            counts["completion_tokens"] += result.completion_tokens or 0
+        if answered:
+            self.stats.add(**counts)
         if self.cache is not None:
-            self.cache.note_sent([key], self.backend.model)
-        return self.backend.complete(request)
-
-    def _record(self, key: str, result: ChatResult) -> ChatResult:
-        """Account for a fresh answer and make it durable before anyone uses it."""
-        result.cached = False
-        self.stats.add(
-            sent=1,
-            retries=max(0, result.attempts - 1),
-            succeeded=int(result.ok),
-            failed=int(not result.ok),
-            prompt_tokens=result.prompt_tokens or 0,
-            completion_tokens=result.completion_tokens or 0,
-        )
-        if self.cache is not None:
-            self.cache.put(key, self.backend.model, result)
-        return result
+            model = self.backend.model
+            self.cache.record([(key, model, result) for _, key, result in answered], [key for _, _, key in sending], model)
 
     def close(self) -> None:
         self.backend.close()
