@@ -114,3 +114,28 @@ def test_identical_requests_in_a_batch_are_sent_once_and_journaled(echo_server: 
     assert sorted(cache.sends().values()) == [1, 1, 1]
     CachedModel(backend, cache).generate(requests(4))
     assert sorted(cache.sends().values()) == [1, 1, 1, 1]
+
+
+def test_every_answer_is_durable_and_journaled_before_it_is_used(echo_server: str, tmp_path) -> None:
+    """Answers are grouped into one transaction per wake-up; a reader in another connection (as
+    in another process after a crash) must still see each answer committed before the caller
+    gets it, and every sent request journaled."""
+    import sqlite3
+
+    path = tmp_path / "cache.sqlite"
+    backend = OpenAICompatBackend("katan-echo", base_url=f"{echo_server}/v1", api_key_env=None)
+    model = CachedModel(backend, ResponseCache(path), max_concurrency=16)
+    seen: list[tuple[int, int, int]] = []
+
+    def progress(done: int, total: int) -> None:
+        with sqlite3.connect(path) as reader:
+            stored = reader.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+            journaled = reader.execute("SELECT COUNT(*) FROM sent").fetchone()[0]
+        seen.append((done, stored, journaled))
+
+    results = model.generate(requests(200), progress=progress)
+    assert all(r.ok for r in results) and model.stats.sent == 200
+    assert len(seen) > 2 and seen[-1][0] == 200
+    for done, stored, journaled in seen:
+        assert stored >= done and journaled >= stored, (done, stored, journaled)
+    assert len(ResponseCache(path).sends()) == 200
