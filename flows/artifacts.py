@@ -16,11 +16,10 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 
-from pipeline.core.io import StageOutput, read_rows, scan_table
+from pipeline.core.io import StageOutput, scan_table
 from pipeline.evaluate.validate import checks_table
 from pipeline.evaluate.report import results_table
 
-SAMPLE_PER_REASON = 25  # rows per (decision, reason) in a stage's table; all are in decisions.parquet
 CELL_CHARS = 200
 
 
@@ -29,88 +28,8 @@ def artifact_key(*parts: str) -> str:
     return re.sub(r"[^a-z0-9-]+", "-", "-".join(parts).lower()).strip("-")
 
 
-def _decisions(stage_dir: Path) -> list[dict[str, Any]]:
-    path = stage_dir / "decisions.parquet"
-    return read_rows(path) if path.exists() else []
-
-
-def _cell(value: Any) -> Any:
+def cell(value: Any) -> Any:
     return value[:CELL_CHARS] if isinstance(value, str) else value
-
-
-def decision_rows(decisions: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A sample of the stage's decisions with their evidence spread into columns, so the UI table
-    reads directly: every reason is represented (up to SAMPLE_PER_REASON rows each, in log order),
-    dropped and failed items first."""
-    taken: Counter[tuple[str, str]] = Counter()
-    rows = []
-    for d in sorted(decisions, key=lambda d: d["decision"] == "kept"):  # stable: log order within a group
-        group = (d["decision"], d["reason"])
-        if taken[group] >= SAMPLE_PER_REASON:
-            continue
-        taken[group] += 1
-        evidence = json.loads(d["evidence"] or "{}")
-        rows.append({"decision": d["decision"], "reason": d["reason"], "item_id": d["item_id"], **evidence})
-    columns = list(dict.fromkeys(k for row in rows for k in row))  # one column set for the UI table
-    return [{k: _cell(row.get(k)) for k in columns} for row in rows]
-
-
-def pool_funnel(run_dir: Path) -> str:
-    """From raw rows to clean prompts: what ingest and decontamination kept and dropped, and why."""
-    ingest, decon = _decisions(run_dir / "ingest"), _decisions(run_dir / "decontaminate")
-    count = Counter(d["reason"] for d in ingest if d["decision"] != "kept")
-    contaminated = Counter(d["reason"].split(":", 1)[1] for d in decon if d["reason"].startswith("contaminated:"))
-    kept = sum(d["decision"] == "kept" for d in decon)
-    lines = ["### Prompt pool funnel", "", "| step | prompts |", "|---|---:|", f"| read | {len(ingest)} |",
-             f"| quarantined (bad rows) | {count['quarantined']} |", f"| exact duplicates | {count['duplicate']} |",
-             f"| near-duplicates | {count['near_duplicate']} |"]  # fmt: skip
-    lines += [f"| contaminated: {name} | {n} |" for name, n in sorted(contaminated.items())]
-    lines.append(f"| **kept** | **{kept}** |")
-    return "\n".join(lines)
-
-
-def source_table(stage_dir: Path) -> str:
-    """Ingest's line per source: rows read and what became of them, with any warning."""
-    path = stage_dir / "sources.parquet"
-    if not path.is_file():
-        return ""
-    lines = ["### Sources", "", "| source | read | kept | quarantined | duplicate | near-duplicate | warning |",
-             "|---|---:|---:|---:|---:|---:|---|"]  # fmt: skip
-    for r in read_rows(path):
-        lines.append(f"| {r['source']} | {r['read']} | {r['kept']} | {r['quarantined']} | {r['duplicate']} | "
-                     f"{r['near_duplicate']} | {r['warning'] or ''} |")  # fmt: skip
-    return "\n".join(lines)
-
-
-def funnel_markdown(stage: str, decisions: list[dict[str, Any]], items_in: int) -> str:
-    """Counts by decision and reason: the stage's line of the construction funnel."""
-    counts = Counter((d["decision"], d["reason"]) for d in decisions)
-    totals = Counter(d["decision"] for d in decisions)
-    head = ", ".join(f"{n} {decision}" for decision, n in sorted(totals.items()))
-    lines = [f"### {stage}: {items_in} in; {head or 'nothing decided'}", "", "| decision | reason | count |",
-             "|---|---|---:|"]  # fmt: skip
-    lines += [f"| {d} | {r} | {n} |" for (d, r), n in sorted(counts.items())]
-    return "\n".join(lines)
-
-
-def publish_stage_artifacts(out: StageOutput) -> None:
-    """Per stage, with keys stable across runs (the UI shows each key's history per version): the
-    funnel (counts by reason) and a table sampling every reason's decisions with their evidence."""
-    stage_dir = Path(out.path).parent
-    decisions = _decisions(stage_dir)
-    markdown = funnel_markdown(out.stage, decisions, out.counts.get("in", 0))
-    if out.stage == "ingest":
-        markdown += "\n\n" + source_table(stage_dir)
-    if out.stage == "decontaminate":
-        markdown += "\n\n" + pool_funnel(stage_dir.parent)
-    version = stage_dir.parent.name
-    create_markdown_artifact(key=artifact_key(version, out.stage, "funnel"), markdown=markdown,
-                             description=f"{out.stage} funnel")  # fmt: skip
-    rows = decision_rows(decisions)
-    if rows:
-        note = "" if len(rows) == len(decisions) else f"; a sample of {len(rows)}, all in {stage_dir.name}/decisions.parquet"
-        create_table_artifact(key=artifact_key(version, out.stage, "decisions"), table=rows,
-                              description=f"{out.stage}: {len(decisions)} decisions{note}")  # fmt: skip
 
 
 LABEL_ROWS = 1000  # rows per subset's label table; all labels are in label/labels.parquet
@@ -143,8 +62,8 @@ def label_tables(stage_dir: Path) -> dict[str, list[dict[str, Any]]]:
     tables: dict[str, list[dict[str, Any]]] = {}
     for lab in labels.collect().iter_rows(named=True):
         row = {"completion_id": lab["completion_id"], "model": lab["model"], "method": lab["method"],
-               "completion": _cell(lab["text"]), "label": lab["label"], "labeler": lab["labeler"],
-               "reasoning": _cell(lab["reasoning"]), **label_evidence(json.loads(lab["evidence"] or "{}"))}  # fmt: skip
+               "completion": cell(lab["text"]), "label": lab["label"], "labeler": lab["labeler"],
+               "reasoning": cell(lab["reasoning"]), **label_evidence(json.loads(lab["evidence"] or "{}"))}  # fmt: skip
         tables.setdefault(lab["subset"] or "unknown", []).append(row)
     return tables
 
@@ -172,10 +91,11 @@ def labeling_markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def publish_label_artifacts(out: StageOutput) -> None:
+def publish_label_artifacts(out: StageOutput, cached: bool = False) -> None:
     """The labeling report and one table per subset of labels with their evidence."""
     stage_dir = Path(out.path).parent
     version = stage_dir.parent.name
+    made = "reused from the Prefect cache" if cached else "computed in this run"
     report = json.loads((stage_dir / "report.json").read_text())
     create_markdown_artifact(key=artifact_key(version, "labeling-report"), markdown=labeling_markdown(report),
                              description="labels per subset and labeler: abstains, disagreements, agreement")  # fmt: skip
@@ -186,11 +106,11 @@ def publish_label_artifacts(out: StageOutput) -> None:
         split = sum(r["panel"] == "disagreed" for r in rows)
         create_table_artifact(
             key=artifact_key(version, "labels", subset), table=shown,
-            description=f"{subset}: {len(rows)} labels, {counts['abstain']} abstains, {split} disagreements{note}",
+            description=f"{subset}: {len(rows)} labels, {counts['abstain']} abstains, {split} disagreements{note}; {made}",
         )  # fmt: skip
 
 
-def publish_validation(out: StageOutput) -> None:
+def publish_validation(out: StageOutput, cached: bool = False) -> None:
     """The release checks as one table, with the details of every failed check."""
     validation = json.loads(Path(out.path).read_text())["validation"]
     verdict = "passed" if validation["passed"] else "FAILED: not published"
@@ -203,7 +123,7 @@ def publish_validation(out: StageOutput) -> None:
                              description="release validation")  # fmt: skip
 
 
-def publish_card_artifact(out: StageOutput) -> None:
+def publish_card_artifact(out: StageOutput, cached: bool = False) -> None:
     """The dataset card as a person reading the Hub page will see it (without the YAML header)."""
     from huggingface_hub import DatasetCard
 

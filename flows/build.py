@@ -26,16 +26,17 @@ from flows.artifacts import (
     ProgressReporter,
     publish_card_artifact,
     publish_label_artifacts,
-    publish_stage_artifacts,
     publish_summary,
     publish_validation,
 )
+from flows.audit import publish_stage_artifacts
 
 CODE_VERSION = tree_fingerprint(Path(pipeline.__file__).parent)
 BY_NAME = {stage.name: stage for stage in STAGES}
 
-# What each stage shows in the UI once it has run.
-ARTIFACTS: dict[str, tuple[Callable[[StageOutput], None], ...]] = {
+# What each stage shows in the UI, published by the flow from the files on disk whether the stage
+# ran or came from the Prefect cache (the flag says which).
+ARTIFACTS: dict[str, tuple[Callable[[StageOutput, bool], None], ...]] = {
     "label": (publish_stage_artifacts, publish_label_artifacts),
     "evaluate": (publish_validation,),
     "publish": (publish_card_artifact,),
@@ -51,10 +52,7 @@ def stage_task(
     cfg = BuildConfig.model_validate_json(config_json)
     progress = ProgressReporter(stage, spec.progress) if spec.progress else None
     ctx = RunContext(cfg, Path(base_dir), str(flow_run.id or "local"), progress)
-    out = spec.run(ctx, *(upstream[name] for name in spec.upstream))
-    for publish in ARTIFACTS.get(stage, (publish_stage_artifacts,)):
-        publish(out)
-    return out
+    return spec.run(ctx, *(upstream[name] for name in spec.upstream))
 
 
 class StageCaller:
@@ -83,9 +81,12 @@ class StageCaller:
         if out is None:
             state = configured.with_options(refresh_cache=True)(*args, return_state=True)
             out = state.result()
-        if state.name == "Cached":
+        cached = state.name == "Cached"
+        if cached:
             self.cached.append(out.stage)
         self.outputs[out.stage] = out
+        for publish in ARTIFACTS.get(stage.name, (publish_stage_artifacts,)):
+            publish(out, cached)
         return out
 
     @staticmethod

@@ -108,6 +108,7 @@ def test_build_then_rerun(prefect_harness: None, tiny_config: Path) -> None:
     assert set(artifacts) == set(keys)
     table = artifacts["tiny-decontaminate-decisions"]["data"]
     table = json.loads(table) if isinstance(table, str) else table
+    assert "computed in this run" in artifacts["tiny-decontaminate-funnel"]["data"]
     (drop,) = [row for row in table if row["decision"] == "dropped"]
     assert {row["reason"] for row in table} == {"passed", "contaminated:gsm8k"}  # every reason sampled
     assert drop["reason"] == "contaminated:gsm8k" and drop["eval_item_id"] == "gsm8k-test-0"
@@ -132,6 +133,15 @@ def test_build_then_rerun(prefect_harness: None, tiny_config: Path) -> None:
     assert second["lm_requests"]["sent"] == 0
     assert second["cached_stages"] == STAGES
     assert Path(second["release"]).read_bytes() == Path(first["release"]).read_bytes()
+    # The cached run shows every stage's audit too, read from the decision logs on disk, saying
+    # which run computed it.
+    again = latest_artifacts(keys)
+    assert set(again) == set(keys)
+    for key in ("tiny-ingest-funnel", "tiny-decontaminate-funnel", "tiny-decontaminate-decisions", "tiny-labels-math"):
+        assert again[key]["flow_run_id"] != artifacts[key]["flow_run_id"], key
+        assert "reused from the Prefect cache" in (again[key]["description"] or "") + str(again[key]["data"]), key
+    computed_by = f"computed by flow run {artifacts['tiny-ingest-funnel']['flow_run_id']}"
+    assert computed_by in again["tiny-ingest-funnel"]["data"]
 
     # A cached stage whose output was deleted runs again instead of pointing at nothing.
     shutil.rmtree(second["hub_folder"])
