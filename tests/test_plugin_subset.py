@@ -134,6 +134,9 @@ def test_a_subset_defined_in_the_tests_builds_end_to_end(
         sent = server.requests_received()
         rerun = build(config_path=str(config), base_dir=str(ROOT))
         assert server.requests_received() == sent  # a rerun is answered from the caches
+        first_release = pl.read_parquet(summary["release"])
+        refreshed = build(config_path=str(_refresh(config, first_release["prompt"].to_list())), base_dir=str(ROOT))
+    _check_previous_release_dropped(refreshed, first_release)
     assert rerun["lm_requests"]["sent"] == 0
     # 4 prompts x (3 plain + 1 marked) requests, every one answered.
     assert sent == 16 and summary["stages"]["generate"]["kept"] == 16
@@ -148,6 +151,72 @@ def test_a_subset_defined_in_the_tests_builds_end_to_end(
     card = (Path(summary["hub_folder"]) / "README.md").read_text()
     assert "plain and marked echoes from `katan-echo`; correct when marked" in card
     assert (Path(summary["hub_folder"]) / "data/echo/test-00000-of-00001.parquet").is_file()
+
+
+def _refresh(config: Path, released: list[str]) -> Path:
+    """Version echo-v2: the first version's four released prompts (one re-spaced, one upper-cased)
+    and two new ones, checked against the first version's release."""
+    raw = yaml.safe_load(config.read_text())
+    pool = Path(raw["sources"][0]["path"])
+    again = pool.with_name("echo_pool_v2.jsonl")
+    old = [{"id": f"o{i}", "prompt": text, "subset": "echo"} for i, text in enumerate(sorted(released))]
+    old[0]["prompt"] = old[0]["prompt"].replace(" ", "   ")
+    old[1]["prompt"] = old[1]["prompt"].upper()
+    new = [{"id": "n1", "prompt": "Spell the word cat.", "subset": "echo"},
+           {"id": "n2", "prompt": "Describe a red barn in winter.", "subset": "echo"}]  # fmt: skip
+    again.write_text("".join(json.dumps(r) + "\n" for r in old + new))
+    raw.update(version="echo-v2", sources=[{"name": "echo_pool", "path": str(again), "metadata_fields": ["subset"]}],
+               decontamination={"previous_releases": ["echo"]})  # fmt: skip
+    path = config.with_name("echo-v2.yaml")
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def _check_previous_release_dropped(refreshed: dict, first_release: pl.DataFrame) -> None:
+    """Each of the first version's prompts is dropped as a repeat of that release, naming its item."""
+    run_dir = Path(refreshed["run_dir"])
+    decisions = pl.read_parquet(run_dir / "decontaminate/decisions.parquet")
+    drops = decisions.filter(pl.col("decision") == "dropped")
+    assert set(drops["reason"]) == {"contaminated:release:echo"} and drops.height == 4
+    ids = set(first_release["id"])
+    for evidence in drops["evidence"]:
+        ev = json.loads(evidence)
+        assert ev["eval_set"] == "release:echo" and ev["eval_item_id"] in ids and ev["eval_text"]
+    assert pl.read_parquet(refreshed["release"]).height == 2
+    card = (Path(refreshed["hub_folder"]) / "README.md").read_text()
+    assert "| release:echo | 4 |" in card
+
+
+def test_previous_releases_are_checked_like_eval_sets(echo_registered: None, tmp_path: Path) -> None:
+    """A release given as a parquet file: its prompts become an eval set; names are reserved."""
+    from pipeline.core.config import DecontaminationConfig, load_config
+    from pipeline.core.records import RB2_SCHEMA
+    from pipeline.core.io import write_parquet
+    from pipeline.stages.previous_releases import with_previous_releases
+
+    row = {name: None for name in RB2_SCHEMA.names}
+    rows = [{**row, "id": f"r{i}", "prompt": text, "chosen": ["a"], "rejected": ["b"], "subset": "Echo", "num_correct": 1,
+             "num_incorrect": 1, "total_completions": 2, "models": ["m", "m"]}
+            for i, text in enumerate(["Say the word hello.", "Name a fruit."])]  # fmt: skip
+    write_parquet(rows, tmp_path / "old.parquet", RB2_SCHEMA)
+    path = _config(tmp_path, "http://127.0.0.1:9/v1")
+    raw = yaml.safe_load(path.read_text())
+    raw["decontamination"] = {"previous_releases": [str(tmp_path / "old.parquet")]}
+    path.write_text(yaml.safe_dump(raw))
+    cfg = load_config(path)
+    decon = with_previous_releases(cfg, tmp_path, tmp_path / "previous")
+    (extra,) = decon.eval_sets
+    assert extra.name == f"release:{tmp_path / 'old.parquet'}"
+    lines = [json.loads(line) for line in Path(extra.path).read_text().splitlines()]
+    assert lines == [{"id": "r0", "prompt": "Say the word hello."}, {"id": "r1", "prompt": "Name a fruit."}]
+    with pytest.raises(ValueError, match="reserved for previous_releases"):
+        DecontaminationConfig.model_validate({"eval_sets": [{"name": "release:x", "path": "x.jsonl"}]})
+    raw["decontamination"] = {"previous_releases": ["no/such-release@v9"]}
+    path.write_text(yaml.safe_dump(raw))
+    from pipeline.core.sources import SourceError
+
+    with pytest.raises(SourceError, match="previous_releases: no/such-release@v9"):
+        with_previous_releases(load_config(path), tmp_path, tmp_path / "previous")
 
 
 def test_a_config_imports_its_plugins_before_reading_subsets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

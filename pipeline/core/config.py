@@ -72,8 +72,14 @@ class EmbeddingConfig(Strict):
     cache_dir: str = "outputs/.embed-cache"
 
 
+RELEASE_SET_PREFIX = "release:"  # eval-set name of an earlier release's prompts: `release:SPEC`
+
+
 class DecontaminationConfig(Strict):
     eval_sets: list[EvalSetConfig] = Field(default_factory=list)
+    # Earlier versions of this benchmark (a version under output_dir, a release folder or parquet
+    # file, or ORG/NAME@TAG on the Hub): a prompt repeating one of theirs is dropped like a leak.
+    previous_releases: list[str] = Field(default_factory=list)
     cosine_threshold: float = Field(default=0.85, gt=0, le=1)
     ngram_size: int = Field(default=5, ge=1)
     ngram_threshold: float = Field(default=0.5, gt=0, le=1)
@@ -82,7 +88,20 @@ class DecontaminationConfig(Strict):
     @field_validator("eval_sets")
     @classmethod
     def _unique_names(cls, value: list[EvalSetConfig]) -> list[EvalSetConfig]:
+        if any(e.name.startswith(RELEASE_SET_PREFIX) for e in value):
+            raise ValueError(f"eval set names starting with {RELEASE_SET_PREFIX!r} are reserved for previous_releases")
         return unique_names([e.name for e in value], "eval set names must be unique", value)
+
+    @field_validator("previous_releases")
+    @classmethod
+    def _unique_releases(cls, value: list[str]) -> list[str]:
+        if any(not spec.strip() for spec in value):
+            raise ValueError("previous_releases entries must not be empty")
+        return unique_names(value, "previous_releases must not repeat a release", value)
+
+    def release_set_names(self) -> list[str]:
+        """The eval-set names under which earlier releases' prompts are checked (and dropped)."""
+        return [RELEASE_SET_PREFIX + spec for spec in self.previous_releases]
 
 
 class RoutingConfig(Strict):

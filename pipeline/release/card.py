@@ -115,7 +115,8 @@ def contamination_table(cfg: BuildConfig, decisions: list[Row]) -> list[Row]:
         .agg(pl.len().cast(pl.Int64).alias("dropped"))
     )  # fmt: skip
     counts = dict(zip(dropped["name"].to_list(), dropped["dropped"].to_list()))
-    return [{"name": e.name, "dropped": counts.get(e.name, 0)} for e in cfg.decontamination.eval_sets]
+    names = [e.name for e in cfg.decontamination.eval_sets] + cfg.decontamination.release_set_names()
+    return [{"name": name, "dropped": counts.get(name, 0)} for name in names]
 
 
 def changes_since(previous: list[Row] | None, rows: list[Row], previous_name: str | None) -> tuple[str, list[Row]]:

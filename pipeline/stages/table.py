@@ -14,10 +14,10 @@ from typing import Callable
 
 from pipeline.core.config import BuildConfig
 from pipeline.core.locations import DataLocation
-from pipeline.core.io import StageOutput, file_fingerprint, tree_fingerprint
+from pipeline.core.io import StageOutput, file_fingerprint
 from pipeline.core.records import STAGE_ORDER
 from pipeline.core.sources import resolve
-from pipeline.release.folder import previous_release_path
+from pipeline.stages.previous_releases import release_fingerprint
 from pipeline.stages import assemble, decontaminate, evaluate, generate, ingest, label, publish, route
 from pipeline.stages.context import RunContext
 
@@ -52,7 +52,10 @@ def source_hashes(cfg: BuildConfig, base_dir: Path) -> dict[str, str]:
 
 
 def eval_set_hashes(cfg: BuildConfig, base_dir: Path) -> dict[str, str]:
-    return location_hashes(base_dir, {e.name: e for e in cfg.decontamination.eval_sets})
+    hashes = location_hashes(base_dir, {e.name: e for e in cfg.decontamination.eval_sets})
+    for spec, name in zip(cfg.decontamination.previous_releases, cfg.decontamination.release_set_names()):
+        hashes[name] = release_fingerprint(spec, cfg, base_dir)
+    return hashes
 
 
 def annotation_hashes(cfg: BuildConfig, base_dir: Path) -> dict[str, str]:
@@ -63,12 +66,7 @@ def annotation_hashes(cfg: BuildConfig, base_dir: Path) -> dict[str, str]:
 def previous_release_hash(cfg: BuildConfig, base_dir: Path) -> str:
     """The card compares the release with the previous version."""
     spec = cfg.publish.previous_version
-    if not spec:
-        return "none"
-    path = previous_release_path(spec, base_dir, cfg.output_dir)
-    if path is None:
-        return spec  # a Hub dataset id (pin a revision with @TAG for an exact card)
-    return tree_fingerprint(path, "**/*") if path.is_dir() else file_fingerprint(path)
+    return release_fingerprint(spec, cfg, base_dir) if spec else "none"
 
 
 _DECLARED = (
