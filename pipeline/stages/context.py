@@ -44,7 +44,8 @@ class RunContext:
         return EmbeddingCache(Embedder(emb.model, emb.batch_size, self.progress), self.base_dir / emb.cache_dir)
 
     def model_pool(self) -> ModelPool:
-        return ModelPool(self.cfg.models, self.base_dir / self.cfg.lm_cache, self.base_dir / self.cfg.models_dir)
+        return ModelPool(self.cfg.models, self.base_dir / self.cfg.lm_cache, self.base_dir / self.cfg.models_dir,
+                         self.run_dir / "batches")  # fmt: skip
 
 
 def finish(ctx: RunContext, log: DecisionLog, items_in: int, table: Path, **counts: int) -> StageOutput:
