@@ -426,5 +426,13 @@ def annotate_report(
         typer.echo("\n".join(f"  {line}" for line in issues))
 
 
+def _register_cost_commands() -> None:
+    from flows.cost_cli import register
+
+    register(app)
+
+
+_register_cost_commands()
+
 if __name__ == "__main__":
     app()

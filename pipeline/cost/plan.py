@@ -1,0 +1,147 @@
+"""`rb plan`: what a build will send, per stage and model, before anything is sent.
+
+Counts come from the build's own code on the config and the sources: ingest without embeddings
+(near-duplicate and contamination drops only lower the counts, so these are bounds), routing by
+tag, and each subset's own transform and answer planning. Where earlier answers decide a count
+(rewrite retries, judge calls, scorer calls), the plan gives its upper bound. Input tokens are
+estimated as characters / 4 (no tokenizer is loaded); output tokens are bounded by max_tokens.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from pipeline.core.config import BuildConfig
+from pipeline.core.io import DecisionLog
+from pipeline.core.records import Prompt
+from pipeline.cost.ledger import token_cost
+from pipeline.lm.base import ChatRequest
+from pipeline.stages.ingest import ingest
+from pipeline.stages.route import route
+from pipeline.subsets.base import Sampler, Templates
+from pipeline.subsets.registry import enabled as enabled_subsets
+from pipeline.subsets.rewrite import ATTEMPTS
+
+CHARS_PER_TOKEN = 4
+ESTIMATE_NOTE = "input tokens ≈ characters / 4 (no tokenizer loaded); output tokens = max_tokens (a bound)"
+
+
+def tokens(text: str) -> int:
+    return max(1, len(text) // CHARS_PER_TOKEN)
+
+
+@dataclass
+class PlanRow:
+    stage: str
+    model: str
+    requests: int = 0  # exact where `exact`, otherwise an upper bound
+    exact: bool = True
+    input_tokens: int = 0
+    output_tokens: int = 0  # max_tokens summed: an upper bound
+    cost_usd: float | None = None
+    batch: bool = False
+
+
+class _Rows:
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], PlanRow] = {}
+
+    def add(self, stage: str, model: str, n: int, input_tokens: int, output_tokens: int, exact: bool) -> None:
+        row = self.rows.setdefault((stage, model), PlanRow(stage, model))
+        row.requests += n
+        row.input_tokens += input_tokens
+        row.output_tokens += output_tokens
+        row.exact = row.exact and exact
+
+    def requests(self, stage: str, model: str, found: Iterable[ChatRequest], times: int = 1, exact: bool = True) -> None:
+        for request in found:
+            text = "".join(content for _, content in request.messages)
+            self.add(stage, model, times, times * tokens(text), times * request.max_tokens, exact)
+
+
+def build_plan(cfg: BuildConfig, base_dir: Path) -> dict[str, Any]:
+    """The plan as data: rows per stage and model, their cost and the total."""
+    rows = _Rows()
+    prompts, read = ingest(cfg.sources, cfg.ingest, base_dir, DecisionLog("ingest", "plan"), cache=None)
+    subsets = enabled_subsets(cfg)
+    templates = Templates(base_dir / cfg.prompts_dir)
+    routing, panel = cfg.routing, cfg.routing.classifier
+    tagged = [p for p in prompts if routing.mode == "tags" or (routing.mode == "both" and p.metadata.get(routing.field) is not None)]
+    routed = route(tagged, routing, set(subsets), DecisionLog("route", "plan"), None)
+    if panel is not None:
+        ask = [p for p in prompts if p not in tagged]
+        template = templates.raw(panel.template or cfg.routing.default_template)
+        for model in panel.models:
+            for p in ask:
+                rows.add("route", model, 1, tokens(template) + tokens(p.text), panel.max_tokens, True)
+        # The classifier decides these prompts' subsets: bound each by its costliest subset.
+        routed += [_costliest(p, subsets, templates, cfg) for p in ask if p not in routed]
+    sampler = Sampler(cfg.seed, templates)
+    answers: dict[str, list[tuple[Prompt, int]]] = defaultdict(list)  # subset -> (prompt, answer tokens)
+    for p in routed:
+        subset = subsets[p.subset or ""]
+        for t in subset.transforms(p, templates):
+            rows.requests("generate", t.model, [t.request], times=ATTEMPTS, exact=False)
+        for item in subset.plan(p, sampler, p.text if subset.transforms(p, templates) else None):
+            rows.requests("generate", item.model, [item.request])
+            answers[p.subset or ""].append((p, item.request.max_tokens))
+    for key, gen in cfg.subsets.items():
+        judges = getattr(gen, "judges", None)
+        if judges is None:
+            continue
+        template = tokens(templates.raw(judges.template or gen.default_judge_template or ""))
+        for model in judges.models:
+            for p, answer in answers.get(key, []):
+                # One verdict per completion (factuality re-checks each item once more: ×2).
+                times = 2 if key == "factuality" else 1
+                rows.add("label", model, times, times * (template + tokens(p.text) + answer),
+                         times * judges.max_tokens, False)  # fmt: skip
+    for scorer in cfg.evaluate.scorers:
+        per_item = cfg.num_rejected + 1
+        for p in routed:
+            rows.add("evaluate", scorer.model, per_item, per_item * (tokens(p.text) + 256), per_item * scorer.max_tokens, False)
+    out = []
+    for row in rows.rows.values():
+        model = cfg.model(row.model)
+        row.batch = model.batch
+        row.cost_usd = token_cost(model, row.input_tokens, row.output_tokens)
+        out.append(asdict(row))
+    total = sum(r["cost_usd"] or 0.0 for r in out)
+    unpriced = sorted({r["model"] for r in out if r["cost_usd"] is None})
+    return {"version": cfg.version, "source_rows": read, "prompts": len(prompts), "routed": len(routed),
+            "rows": out, "total_usd": round(total, 4), "unpriced_models": unpriced, "note": ESTIMATE_NOTE}  # fmt: skip
+
+
+def _costliest(prompt: Prompt, subsets: dict[str, Any], templates: Templates, cfg: BuildConfig) -> Prompt:
+    from dataclasses import replace
+
+    sampler = Sampler(cfg.seed, templates)
+    best = max(subsets, key=lambda k: sum(i.request.max_tokens for i in subsets[k].plan(replace(prompt, subset=k), sampler, prompt.text)))
+    return replace(prompt, subset=best)
+
+
+def stage_bounds(plan: dict[str, Any]) -> dict[str, float]:
+    """USD bound per stage, for the build's budget check."""
+    bounds: dict[str, float] = defaultdict(float)
+    for row in plan["rows"]:
+        bounds[row["stage"]] += row["cost_usd"] or 0.0
+    return dict(bounds)
+
+
+def plan_markdown(plan: dict[str, Any]) -> str:
+    lines = [f"Plan for {plan['version']}: {plan['source_rows']} source rows, {plan['prompts']} prompts after exact "
+             f"dedup (at most), {plan['routed']} routed.", "",
+             "| stage | model | batch | requests | input tok | output tok (bound) | cost USD |",
+             "|---|---|---|---:|---:|---:|---:|"]  # fmt: skip
+    for r in plan["rows"]:
+        n = f"{r['requests']}" if r["exact"] else f"≤ {r['requests']}"
+        cost = "n/a" if r["cost_usd"] is None else f"{'' if r['exact'] else '≤ '}{r['cost_usd']:.4f}"
+        lines.append(f"| {r['stage']} | {r['model']} | {'yes' if r['batch'] else 'no'} | {n} | {r['input_tokens']} | "
+                     f"{r['output_tokens']} | {cost} |")  # fmt: skip
+    lines.append(f"\nTotal bound: {plan['total_usd']:.4f} USD" + (
+        f" (no price for: {', '.join(plan['unpriced_models'])})" if plan["unpriced_models"] else ""))
+    lines.append(f"Estimates: {plan['note']}.")
+    return "\n".join(lines)
