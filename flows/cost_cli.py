@@ -29,7 +29,8 @@ def plan(config: Path = CONFIG, version: Optional[str] = VERSION,
     """Requests, tokens and cost per stage and model, without sending anything."""
     from pipeline.cost.plan import build_plan, plan_markdown
 
-    result = build_plan(_config(config, version), Path.cwd())
+    cfg = _config(config, version)
+    result = build_plan(cfg, Path.cwd(), cache_path=Path(cfg.lm_cache))
     typer.echo(json.dumps(result, indent=1) if as_json else plan_markdown(result))
 
 

@@ -1,6 +1,8 @@
 """The spend ledger: tokens and cost per stage and model, from the providers' usage fields.
 
-Each stage that talks to models writes `<run>/<stage>/ledger.json` when its model pool closes.
+Each stage that talks to models adds its rows to `<run>/<stage>/ledger.json` when it finishes,
+tagged with the run id: a stage rerun to retry failed requests adds what the retries cost, so the
+file holds what the stage's output cost over every run that worked on it.
 Only fresh answers carry tokens (a cache hit costs nothing); a batch model's tokens are priced
 at the batch discount. A model without a `price` gets tokens but no cost.
 """
@@ -9,7 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from pipeline.core.config import BuildConfig, ModelConfig
 from pipeline.core.io import atomic_write_text
@@ -27,12 +29,12 @@ def token_cost(model: ModelConfig, input_tokens: float, output_tokens: float) ->
     return round(usd * factor, 6)
 
 
-def ledger_rows(cfg: BuildConfig, stage: str, stats: dict[str, dict[str, int]]) -> list[Row]:
+def ledger_rows(cfg: BuildConfig, stage: str, stats: dict[str, dict[str, int]], run_id: str = "local") -> list[Row]:
     rows = []
     for name, counts in sorted(stats.items()):
         model = cfg.model(name)
         rows.append({
-            "stage": stage, "model": name, "backend": model.backend, "batch": model.batch,
+            "run_id": run_id, "stage": stage, "model": name, "backend": model.backend, "batch": model.batch,
             "requests": counts.get("requested", 0), "cache_hits": counts.get("cache_hits", 0),
             "sent": counts.get("sent", 0) + counts.get("retries", 0), "failed": counts.get("failed", 0),
             "input_tokens": counts.get("prompt_tokens", 0), "output_tokens": counts.get("completion_tokens", 0),
@@ -41,19 +43,25 @@ def ledger_rows(cfg: BuildConfig, stage: str, stats: dict[str, dict[str, int]]) 
     return rows
 
 
-def write_ledger(cfg: BuildConfig, stage_dir: Path, stage: str, stats: dict[str, dict[str, int]]) -> None:
+def write_ledger(cfg: BuildConfig, stage_dir: Path, stage: str, stats: dict[str, dict[str, int]], run_id: str) -> None:
+    """Replace this run's rows (a task retried within one run) and keep earlier runs' rows."""
     path = stage_dir / FILE_NAME
-    rows = ledger_rows(cfg, stage, stats)
-    atomic_write_text(path, json.dumps(rows, indent=1))
+    earlier = [r for r in json.loads(path.read_text()) if r.get("run_id") != run_id] if path.is_file() else []
+    atomic_write_text(path, json.dumps(earlier + ledger_rows(cfg, stage, stats, run_id), indent=1))
 
 
-def read_ledger(run_dir: Path, stages: list[str]) -> list[Row]:
+def read_ledger(run_dir: Path, stages: Iterable[str], run_id: str | None = None) -> list[Row]:
+    """Every stage's rows (of one run when `run_id` is given)."""
     rows: list[Row] = []
     for stage in stages:
         path = run_dir / stage / FILE_NAME
         if path.is_file():
-            rows += json.loads(path.read_text())
+            rows += [r for r in json.loads(path.read_text()) if run_id is None or r.get("run_id") == run_id]
     return rows
+
+
+def spent(rows: list[Row]) -> float:
+    return round(sum(r["cost_usd"] or 0.0 for r in rows), 6)
 
 
 def totals_by_model(rows: list[Row]) -> list[Row]:
@@ -69,8 +77,8 @@ def totals_by_model(rows: list[Row]) -> list[Row]:
     return list(out.values())
 
 
-def ledger_markdown(rows: list[Row], reused: list[str] = ()) -> str:  # type: ignore[assignment]
-    """A table per stage and model, and the total; stages reused from the cache cost nothing now."""
+def ledger_markdown(rows: list[Row]) -> str:
+    """A table per stage and model, and the total."""
     if not rows:
         return "No language-model requests."
     lines = ["| stage | model | batch | requests | cache hits | sent | failed | input tok | output tok | cost USD |",
@@ -78,10 +86,8 @@ def ledger_markdown(rows: list[Row], reused: list[str] = ()) -> str:  # type: ig
     total = 0.0
     for r in rows:
         cost = "n/a" if r["cost_usd"] is None else f"{r['cost_usd']:.4f}"
-        note = " (earlier run)" if r["stage"] in reused else ""
-        lines.append(f"| {r['stage']}{note} | {r['model']} | {'yes' if r['batch'] else 'no'} | {r['requests']} | "
+        lines.append(f"| {r['stage']} | {r['model']} | {'yes' if r['batch'] else 'no'} | {r['requests']} | "
                      f"{r['cache_hits']} | {r['sent']} | {r['failed']} | {r['input_tokens']} | {r['output_tokens']} | {cost} |")  # fmt: skip
-        if r["stage"] not in reused:
-            total += r["cost_usd"] or 0.0
-    lines.append(f"\nSpent this run: {total:.4f} USD (priced models only; cache hits cost nothing).")
+        total += r["cost_usd"] or 0.0
+    lines.append(f"\nSpent: {total:.4f} USD (priced models only; cache hits cost nothing).")
     return "\n".join(lines)

@@ -18,7 +18,8 @@ from pipeline.core.config import BuildConfig
 from pipeline.core.io import DecisionLog
 from pipeline.core.records import Prompt
 from pipeline.cost.ledger import token_cost
-from pipeline.lm.base import ChatRequest
+from pipeline.lm.base import ChatRequest, request_key
+from pipeline.lm.cache import ResponseCache
 from pipeline.stages.ingest import ingest
 from pipeline.stages.route import route
 from pipeline.subsets.base import Sampler, Templates
@@ -43,11 +44,23 @@ class PlanRow:
     output_tokens: int = 0  # max_tokens summed: an upper bound
     cost_usd: float | None = None
     batch: bool = False
+    cached: int = 0  # exact requests the response cache already answers (free, not in the counts)
 
 
 class _Rows:
-    def __init__(self) -> None:
+    def __init__(self, cfg: BuildConfig, cache: ResponseCache | None) -> None:
         self.rows: dict[tuple[str, str], PlanRow] = {}
+        self.cfg, self.cache = cfg, cache
+
+    def _cached(self, stage: str, model: str, request: ChatRequest) -> bool:
+        """A request the response cache holds costs nothing (keys as the backend computes them)."""
+        if self.cache is None:
+            return False
+        m = self.cfg.model(model)
+        hit = self.cache.get(request_key(m.backend, m.name if m.backend == "local" else m.provider_model, request))
+        if hit is not None:
+            self.rows.setdefault((stage, model), PlanRow(stage, model)).cached += 1
+        return hit is not None
 
     def add(self, stage: str, model: str, n: int, input_tokens: int, output_tokens: int, exact: bool) -> None:
         row = self.rows.setdefault((stage, model), PlanRow(stage, model))
@@ -58,13 +71,24 @@ class _Rows:
 
     def requests(self, stage: str, model: str, found: Iterable[ChatRequest], times: int = 1, exact: bool = True) -> None:
         for request in found:
+            if exact and self._cached(stage, model, request):
+                continue
             text = "".join(content for _, content in request.messages)
             self.add(stage, model, times, times * tokens(text), times * request.max_tokens, exact)
 
 
-def build_plan(cfg: BuildConfig, base_dir: Path) -> dict[str, Any]:
-    """The plan as data: rows per stage and model, their cost and the total."""
-    rows = _Rows()
+def build_plan(cfg: BuildConfig, base_dir: Path, cache_path: Path | None = None) -> dict[str, Any]:
+    """The plan as data: rows per stage and model, their cost and the total. With a response cache,
+    exact requests it already answers are counted apart and cost nothing."""
+    cache = ResponseCache(cache_path) if cache_path is not None and cache_path.is_file() else None
+    try:
+        return _plan(cfg, base_dir, _Rows(cfg, cache))
+    finally:
+        if cache is not None:
+            cache.close()
+
+
+def _plan(cfg: BuildConfig, base_dir: Path, rows: _Rows) -> dict[str, Any]:
     prompts, read = ingest(cfg.sources, cfg.ingest, base_dir, DecisionLog("ingest", "plan"), cache=None)
     subsets = enabled_subsets(cfg)
     templates = Templates(base_dir / cfg.prompts_dir)
@@ -134,12 +158,12 @@ def stage_bounds(plan: dict[str, Any]) -> dict[str, float]:
 def plan_markdown(plan: dict[str, Any]) -> str:
     lines = [f"Plan for {plan['version']}: {plan['source_rows']} source rows, {plan['prompts']} prompts after exact "
              f"dedup (at most), {plan['routed']} routed.", "",
-             "| stage | model | batch | requests | input tok | output tok (bound) | cost USD |",
-             "|---|---|---|---:|---:|---:|---:|"]  # fmt: skip
+             "| stage | model | batch | requests | cached | input tok | output tok (bound) | cost USD |",
+             "|---|---|---|---:|---:|---:|---:|---:|"]  # fmt: skip
     for r in plan["rows"]:
         n = f"{r['requests']}" if r["exact"] else f"≤ {r['requests']}"
         cost = "n/a" if r["cost_usd"] is None else f"{'' if r['exact'] else '≤ '}{r['cost_usd']:.4f}"
-        lines.append(f"| {r['stage']} | {r['model']} | {'yes' if r['batch'] else 'no'} | {n} | {r['input_tokens']} | "
+        lines.append(f"| {r['stage']} | {r['model']} | {'yes' if r['batch'] else 'no'} | {n} | {r['cached']} | {r['input_tokens']} | "
                      f"{r['output_tokens']} | {cost} |")  # fmt: skip
     lines.append(f"\nTotal bound: {plan['total_usd']:.4f} USD" + (
         f" (no price for: {', '.join(plan['unpriced_models'])})" if plan["unpriced_models"] else ""))

@@ -69,7 +69,7 @@ class _MeteredPool(ModelPool):
 def record_ledger(ctx: RunContext, stage: str) -> None:
     """Write the stage's ledger (tokens and cost per model) and start the next stage's afresh."""
     if ctx.lm_usage:
-        write_ledger(ctx.cfg, ctx.stage_dir(stage), stage, ctx.lm_usage)
+        write_ledger(ctx.cfg, ctx.stage_dir(stage), stage, ctx.lm_usage, ctx.run_id)
         ctx.lm_usage.clear()
 
 
