@@ -31,7 +31,8 @@ def _last_user(messages: list[dict[str, Any]]) -> str:
 
 
 class BatchServer:
-    def __init__(self) -> None:
+    def __init__(self, api_key: str | None = None) -> None:
+        self.api_key = api_key  # when set, requests must carry it (Bearer or x-api-key)
         self.polls_to_end = 2
         self.expire_next = False
         self.files: dict[str, bytes] = {}
@@ -200,7 +201,8 @@ def _handler(server: BatchServer) -> type[BaseHTTPRequestHandler]:
 
         def _route(self, method: str) -> None:
             server.headers_seen.append(str(self.headers))
-            if not (self.headers.get("Authorization") or self.headers.get("x-api-key")):
+            given = {self.headers.get("x-api-key"), (self.headers.get("Authorization") or "").removeprefix("Bearer ")}
+            if not given - {None, ""} or (server.api_key and server.api_key not in given):
                 return self._send(401, b'{"error": {"message": "no key", "type": "authentication_error"}}')
             path = self.path.split("?")[0].rstrip("/")
             parts = path.split("/")[2:]  # after /v1
