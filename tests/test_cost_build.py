@@ -78,3 +78,48 @@ def test_budget_stops_before_a_stage_that_could_exceed_it(prefect_harness: None,
         with pytest.raises(BudgetExceeded, match="stage generate could cost up to"):
             build(config_path=str(config), base_dir=str(ROOT))
         assert server.created == []  # stopped before anything was sent
+
+
+@pytest.mark.parametrize("backend", ["openai", "anthropic"])
+def test_batches_list_and_cancel_then_a_build_reads_what_was_answered(
+    echo_registered: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backend: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+    from pipeline.lm import ChatRequest, ModelPool
+    from pipeline.lm.batch import BatchStore, batch_provider
+
+    monkeypatch.setenv("RB_TEST_BATCH_KEY", "sk-cost-test")
+    with BatchServer() as server:
+        server.polls_to_end = 10**9
+        config = batch_config(tmp_path, server.url, backend)
+        cfg = load_config(config)
+        model = cfg.models[0]
+        requests = [ChatRequest.from_messages([{"role": "user", "content": f"c{i}"}], max_tokens=8) for i in range(3)]
+        with ModelPool(cfg.models, tmp_path / "cache.sqlite", tmp_path) as pool:
+            keys = [pool.get(model.name).key(r) for r in requests]  # type: ignore[attr-defined]
+        provider = batch_provider(model)
+        store = BatchStore(tmp_path / "outputs" / cfg.version / "batches")
+        batch_id = provider.submit(list(zip(keys, requests)), "test")
+        store.created(batch_id, provider.kind, model.name, keys, "test")
+        runner = CliRunner()
+        listed = runner.invoke(app, ["batches", "list", "--config", str(config)])
+        assert listed.exit_code == 0 and batch_id in listed.output and "3 requests  open" in listed.output
+        cancelled = runner.invoke(app, ["batches", "cancel", "--config", str(config)])
+        assert cancelled.exit_code == 0 and f"{batch_id}: {'cancelling' if backend == 'openai' else 'canceling'}" in cancelled.output
+        server.polls_to_end = 1
+        with ModelPool(cfg.models, tmp_path / "cache.sqlite", tmp_path, store.path.parent) as pool:
+            results = pool.get(model.name).generate(requests)
+        # The cancelled batch was read (its lines came back cancelled) and only those went out again.
+        assert [r.text for r in results] == [f"echo: c{i}" for i in range(3)]
+        assert len(server.created) == 2 and set(server.submitted.values()) == {2}
+        assert [b.state for b in store.all()] == ["collected", "collected"]
+        provider.close()
+
+
+def test_readme_shows_the_sample_plan(echo_registered: None) -> None:
+    from pipeline.cost.plan import build_plan, plan_markdown
+
+    plan = plan_markdown(build_plan(load_config(ROOT / "configs/api-sample.yaml"), ROOT))
+    assert plan in (ROOT / "README.md").read_text()
