@@ -132,3 +132,24 @@ def test_keys_stay_out_of_batch_files(server, tmp_path):
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert KEY.encode() not in path.read_bytes(), path
+
+
+def test_ctrl_c_leaves_batches_running_and_says_how_to_resume(server, tmp_path, caplog):
+    from pipeline.lm.batch import BatchModel, batch_provider
+    from pipeline.lm.cache import ResponseCache
+
+    cfg = model(server, "anthropic")
+    server.polls_to_end = 10**9
+
+    def interrupt(_seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    cache = ResponseCache(tmp_path / "cache.sqlite")
+    runner = BatchModel(batch_provider(cfg), cache, BatchStore(tmp_path / "batches"), cfg.name, sleep=interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        runner.generate(ask(["still running"]))
+    (saved,) = BatchStore(tmp_path / "batches").all()
+    assert saved.state == "open" and server.anthropic[saved.batch_id]["processing_status"] == "in_progress"
+    assert saved.batch_id in caplog.text and "rb batches cancel" in caplog.text and "resume" in caplog.text
+    runner.close()
+    cache.close()
