@@ -21,14 +21,14 @@ from prefect.runtime import flow_run
 import pipeline
 from pipeline.core.config import BuildConfig, ConfigError, load_config
 from pipeline.core.io import StageOutput, output_intact, remove_partial_files, run_lock, tree_fingerprint
-from pipeline.stages.context import RunContext
-from pipeline.stages.table import STAGES, Stage
 from pipeline.cost.budget import Budget
 from pipeline.cost.ledger import ledger_markdown, read_ledger, spent
 from pipeline.cost.plan import build_plan, plan_markdown, stage_bounds
+from pipeline.stages.context import RunContext
+from pipeline.stages.table import STAGES, Stage
 from flows.artifacts import (
-    artifact_key,
     ProgressReporter,
+    artifact_key,
     publish_card_artifact,
     publish_label_artifacts,
     publish_stage_artifacts,

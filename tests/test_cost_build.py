@@ -13,9 +13,15 @@ from pipeline.core.config import load_config
 from pipeline.cost.budget import BudgetExceeded
 from pipeline.cost.plan import build_plan, plan_markdown
 from tests.batch_server import BatchServer
-from tests.test_plugin_subset import ROOT, _config, echo_registered  # noqa: F401 (a fixture)
+from pipeline.subsets.registry import register
+from tests.test_plugin_subset import ROOT, Echo, _config
 
 PRICE = {"input_per_mtok": 2.0, "output_per_mtok": 8.0}
+
+
+@pytest.fixture(scope="module")
+def echo_registered() -> None:
+    register(Echo)
 
 
 def batch_config(tmp: Path, url: str, backend: str = "openai", **extra: object) -> Path:

@@ -93,7 +93,8 @@ def _plan(cfg: BuildConfig, base_dir: Path, rows: _Rows) -> dict[str, Any]:
     subsets = enabled_subsets(cfg)
     templates = Templates(base_dir / cfg.prompts_dir)
     routing, panel = cfg.routing, cfg.routing.classifier
-    tagged = [p for p in prompts if routing.mode == "tags" or (routing.mode == "both" and p.metadata.get(routing.field) is not None)]
+    by_tag = routing.mode == "tags"
+    tagged = [p for p in prompts if by_tag or (routing.mode == "both" and p.metadata.get(routing.field) is not None)]
     routed = route(tagged, routing, set(subsets), DecisionLog("route", "plan"), None)
     if panel is not None:
         ask = [p for p in prompts if p not in tagged]
@@ -124,9 +125,12 @@ def _plan(cfg: BuildConfig, base_dir: Path, rows: _Rows) -> dict[str, Any]:
                 rows.add("label", model, times, times * (template + tokens(p.text) + answer),
                          times * judges.max_tokens, False)  # fmt: skip
     for scorer in cfg.evaluate.scorers:
-        per_item = cfg.num_rejected + 1
+        per_item = cfg.num_rejected + 1  # every completion of an item is rated once
+        template = tokens(templates.raw(scorer.template))
         for p in routed:
-            rows.add("evaluate", scorer.model, per_item, per_item * (tokens(p.text) + 256), per_item * scorer.max_tokens, False)
+            answer = cfg.subsets[p.subset].max_tokens if p.subset in cfg.subsets else 256
+            rows.add("evaluate", scorer.model, per_item, per_item * (template + tokens(p.text) + answer),
+                     per_item * scorer.max_tokens, False)  # fmt: skip
     out = []
     for row in rows.rows.values():
         model = cfg.model(row.model)
@@ -143,8 +147,11 @@ def _costliest(prompt: Prompt, subsets: dict[str, Any], templates: Templates, cf
     from dataclasses import replace
 
     sampler = Sampler(cfg.seed, templates)
-    best = max(subsets, key=lambda k: sum(i.request.max_tokens for i in subsets[k].plan(replace(prompt, subset=k), sampler, prompt.text)))
-    return replace(prompt, subset=best)
+
+    def answer_tokens(key: str) -> int:
+        return sum(i.request.max_tokens for i in subsets[key].plan(replace(prompt, subset=key), sampler, prompt.text))
+
+    return replace(prompt, subset=max(subsets, key=answer_tokens))
 
 
 def stage_bounds(plan: dict[str, Any]) -> dict[str, float]:
@@ -165,7 +172,7 @@ def plan_markdown(plan: dict[str, Any]) -> str:
         cost = "n/a" if r["cost_usd"] is None else f"{'' if r['exact'] else '≤ '}{r['cost_usd']:.4f}"
         lines.append(f"| {r['stage']} | {r['model']} | {'yes' if r['batch'] else 'no'} | {n} | {r['cached']} | {r['input_tokens']} | "
                      f"{r['output_tokens']} | {cost} |")  # fmt: skip
-    lines.append(f"\nTotal bound: {plan['total_usd']:.4f} USD" + (
-        f" (no price for: {', '.join(plan['unpriced_models'])})" if plan["unpriced_models"] else ""))
+    unpriced = f" (no price for: {', '.join(plan['unpriced_models'])})" if plan["unpriced_models"] else ""
+    lines.append(f"\nTotal bound: {plan['total_usd']:.4f} USD{unpriced}")
     lines.append(f"Estimates: {plan['note']}.")
     return "\n".join(lines)

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from pipeline.core.config import BuildConfig
-from pipeline.cost.ledger import write_ledger
 from pipeline.core.io import DecisionLog, StageOutput, file_fingerprint, scan_table, write_table
 from pipeline.core.records import COMPLETION_SCHEMA, PROMPT_SCHEMA, Completion, Label, Prompt
+from pipeline.cost.ledger import write_ledger
 from pipeline.decontam.embed import Embedder, EmbeddingCache
 from pipeline.lm import ModelPool
 from pipeline.subsets.base import Templates
@@ -47,8 +47,8 @@ class RunContext:
         return EmbeddingCache(Embedder(emb.model, emb.batch_size, self.progress), self.base_dir / emb.cache_dir)
 
     def model_pool(self) -> ModelPool:
-        return _MeteredPool(self.lm_usage, self.cfg.models, self.base_dir / self.cfg.lm_cache, self.base_dir / self.cfg.models_dir,
-                         self.run_dir / "batches")  # fmt: skip
+        cfg, base = self.cfg, self.base_dir
+        return _MeteredPool(self.lm_usage, cfg.models, base / cfg.lm_cache, base / cfg.models_dir, self.run_dir / "batches")
 
 
 class _MeteredPool(ModelPool):

@@ -67,7 +67,13 @@ class BatchModel:
         if progress:
             progress(len(requests) - sum(k in todo for k in keys), len(requests))
         if todo:
-            known.update(self._answer(todo, lambda n: progress(len(requests) - len(todo) + n, len(requests)) if progress else None))
+            before = len(requests) - sum(k in todo for k in keys)
+
+            def report(n: int) -> None:
+                if progress:
+                    progress(before + n, len(requests))
+
+            known.update(self._answer(todo, report))
         return [known[k] for k in keys]
 
     def _answer(self, todo: dict[str, ChatRequest], report: Callable[[int], None]) -> dict[str, ChatResult]:
