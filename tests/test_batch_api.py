@@ -153,3 +153,15 @@ def test_ctrl_c_leaves_batches_running_and_says_how_to_resume(server, tmp_path, 
     assert saved.batch_id in caplog.text and "rb batches cancel" in caplog.text and "resume" in caplog.text
     runner.close()
     cache.close()
+
+
+@pytest.mark.parametrize("backend", ["openai", "anthropic"])
+def test_a_refused_key_stops_with_a_message_naming_model_and_endpoint(tmp_path, backend):
+    from pipeline.lm import BackendUnavailable
+
+    with BatchServer(api_key="sk-the-right-one") as srv:
+        cfg = model(srv, backend)
+        with ModelPool([cfg], tmp_path / "cache.sqlite", tmp_path, tmp_path / "batches") as pool:
+            with pytest.raises(BackendUnavailable, match="credentials refused \\(HTTP 401\\)") as refused:
+                pool.get(cfg.name).generate(ask(["hello"]))
+    assert srv.url in str(refused.value) and KEY not in str(refused.value) and srv.created == []

@@ -12,7 +12,7 @@ import logging
 import time
 from typing import Callable, Sequence
 
-from pipeline.lm.base import ChatRequest, ChatResult, ProgressFn, request_key
+from pipeline.lm.base import BackendUnavailable, ChatRequest, ChatResult, ProgressFn, request_key
 from pipeline.lm.batch.protocol import BatchProvider, BatchStatus
 from pipeline.lm.batch.state import BatchStore, SavedBatch
 from pipeline.lm.cache import ResponseCache
@@ -52,6 +52,25 @@ class BatchModel:
         return request_key(self.provider.kind, self.provider.model, request)
 
     def generate(self, requests: Sequence[ChatRequest], progress: ProgressFn | None = None) -> list[ChatResult]:
+        try:
+            return self._generate(requests, progress)
+        except Exception as exc:
+            raise self._unavailable(exc) or exc
+
+    def _unavailable(self, exc: Exception) -> BackendUnavailable | None:
+        """The SDKs' endpoint-level errors (no connection, refused key) as the error that stops the
+        stage with a message naming the model and the endpoint, never the key."""
+        status = getattr(exc, "status_code", None)
+        where = f"model {self.name!r} at {self.endpoint} (batch API)"
+        if type(exc).__name__ == "APIConnectionError":
+            return BackendUnavailable(f"{where}: cannot reach it ({type(exc).__name__}); is the server running?")
+        if status in (401, 403):
+            return BackendUnavailable(f"{where}: credentials refused (HTTP {status})")
+        if status == 404:
+            return BackendUnavailable(f"{where}: not found (HTTP 404); check base_url and that it offers batches")
+        return None
+
+    def _generate(self, requests: Sequence[ChatRequest], progress: ProgressFn | None) -> list[ChatResult]:
         keys = [self.key(r) for r in requests]
         known: dict[str, ChatResult] = {}
         todo: dict[str, ChatRequest] = {}
