@@ -140,15 +140,28 @@ def build(config_path: str, version: str | None = None, base_dir: str = ".") -> 
         return _build_stages(cfg, root)
 
 
+def _plan(cfg: BuildConfig, root: Path) -> dict[str, Any]:
+    """The plan, logged and shown as an artifact. Without a budget a plan that cannot be made
+    (say, a source it cannot read yet) is a warning; with one it stops the build: no bound, no check."""
+    try:
+        plan = build_plan(cfg, root, cache_path=root / cfg.lm_cache)
+    except Exception as exc:
+        if cfg.budget_usd is not None:
+            raise
+        get_run_logger().warning("no plan: %s: %s", type(exc).__name__, exc)
+        return {"rows": [], "total_usd": None}
+    get_run_logger().info("plan (nothing sent yet):\n%s", plan_markdown(plan))
+    create_markdown_artifact(key=artifact_key(cfg.version, "plan"), markdown=plan_markdown(plan),
+                             description="Requests, tokens and cost bounds per stage and model")  # fmt: skip
+    return plan
+
+
 def _build_stages(cfg: BuildConfig, root: Path) -> dict[str, Any]:
     logger = get_run_logger()
     run_dir = root / cfg.output_dir / cfg.version
     for path in remove_partial_files(run_dir):
         logger.warning("removed %s, left half-written by an interrupted run", path)
-    plan = build_plan(cfg, root, cache_path=root / cfg.lm_cache)
-    logger.info("plan (nothing sent yet):\n%s", plan_markdown(plan))
-    create_markdown_artifact(key=artifact_key(cfg.version, "plan"), markdown=plan_markdown(plan),
-                             description="Requests, tokens and cost bounds per stage and model")  # fmt: skip
+    plan = _plan(cfg, root)
     budget = Budget(cfg.budget_usd, stage_bounds(plan))
     run_id = str(flow_run.id or "local")
     stage = StageCaller(cfg, root)
