@@ -129,3 +129,14 @@ def test_readme_shows_the_sample_plan(echo_registered: None) -> None:
 
     plan = plan_markdown(build_plan(load_config(ROOT / "configs/api-sample.yaml"), ROOT))
     assert plan in (ROOT / "README.md").read_text()
+
+
+def test_token_counts_use_an_offline_tokenizer_where_there_is_one() -> None:
+    from pipeline.core.config import ModelConfig
+    from pipeline.cost.tokens import ESTIMATE, counter
+
+    count, how = counter(ModelConfig(name="gpt-4o-mini", backend="openai"))
+    assert how == "tiktoken o200k_base" and count("hello world") == 2 + 3  # 2 tokens + chat framing
+    for other in (ModelConfig(name="claude", backend="anthropic"), ModelConfig(name="x", backend="openai", model="my-llm")):
+        count, how = counter(other)
+        assert how == ESTIMATE and count("x" * 40) == 10

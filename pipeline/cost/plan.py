@@ -3,8 +3,9 @@
 Counts come from the build's own code on the config and the sources: ingest without embeddings
 (near-duplicate and contamination drops only lower the counts, so these are bounds), routing by
 tag, and each subset's own transform and answer planning. Where earlier answers decide a count
-(rewrite retries, judge calls, scorer calls), the plan gives its upper bound. Input tokens are
-estimated as characters / 4 (no tokenizer is loaded); output tokens are bounded by max_tokens.
+(rewrite retries, judge calls, scorer calls), the plan gives its upper bound. Input tokens come
+from the model's tokenizer where one is on disk (`tokens.counter`), else characters / 4; output
+tokens are bounded by max_tokens.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pipeline.core.config import BuildConfig
 from pipeline.core.io import DecisionLog
 from pipeline.core.records import Prompt
 from pipeline.cost.ledger import token_cost
+from pipeline.cost.tokens import counter
 from pipeline.lm.base import ChatRequest, request_key
 from pipeline.lm.cache import ResponseCache
 from pipeline.stages.ingest import ingest
@@ -26,12 +28,6 @@ from pipeline.subsets.base import Sampler, Templates
 from pipeline.subsets.registry import enabled as enabled_subsets
 from pipeline.subsets.rewrite import ATTEMPTS
 
-CHARS_PER_TOKEN = 4
-ESTIMATE_NOTE = "input tokens ≈ characters / 4 (no tokenizer loaded); output tokens = max_tokens (a bound)"
-
-
-def tokens(text: str) -> int:
-    return max(1, len(text) // CHARS_PER_TOKEN)
 
 
 @dataclass
@@ -45,12 +41,17 @@ class PlanRow:
     cost_usd: float | None = None
     batch: bool = False
     cached: int = 0  # exact requests the response cache already answers (free, not in the counts)
+    tokenizer: str = ""  # how input tokens were counted
 
 
 class _Rows:
     def __init__(self, cfg: BuildConfig, cache: ResponseCache | None) -> None:
         self.rows: dict[tuple[str, str], PlanRow] = {}
         self.cfg, self.cache = cfg, cache
+        self.counters = {m.name: counter(m) for m in cfg.models}
+
+    def tok(self, model: str, text: str) -> int:
+        return self.counters[model][0](text)
 
     def _cached(self, stage: str, model: str, request: ChatRequest) -> bool:
         """A request the response cache holds costs nothing (keys as the backend computes them)."""
@@ -73,8 +74,8 @@ class _Rows:
         for request in found:
             if exact and self._cached(stage, model, request):
                 continue
-            text = "".join(content for _, content in request.messages)
-            self.add(stage, model, times, times * tokens(text), times * request.max_tokens, exact)
+            text = sum(self.tok(model, content) for _, content in request.messages)
+            self.add(stage, model, times, times * text, times * request.max_tokens, exact)
 
 
 def build_plan(cfg: BuildConfig, base_dir: Path, cache_path: Path | None = None) -> dict[str, Any]:
@@ -101,7 +102,7 @@ def _plan(cfg: BuildConfig, base_dir: Path, rows: _Rows) -> dict[str, Any]:
         template = templates.raw(panel.template or cfg.routing.default_template)
         for model in panel.models:
             for p in ask:
-                rows.add("route", model, 1, tokens(template) + tokens(p.text), panel.max_tokens, True)
+                rows.add("route", model, 1, rows.tok(model, template) + rows.tok(model, p.text), panel.max_tokens, True)
         # The classifier decides these prompts' subsets: bound each by its costliest subset.
         routed += [_costliest(p, subsets, templates, cfg) for p in ask if p not in routed]
     sampler = Sampler(cfg.seed, templates)
@@ -117,30 +118,33 @@ def _plan(cfg: BuildConfig, base_dir: Path, rows: _Rows) -> dict[str, Any]:
         judges = getattr(gen, "judges", None)
         if judges is None:
             continue
-        template = tokens(templates.raw(judges.template or gen.default_judge_template or ""))
+        template = templates.raw(judges.template or gen.default_judge_template or "")
         for model in judges.models:
             for p, answer in answers.get(key, []):
                 # One verdict per completion (factuality re-checks each item once more: ×2).
                 times = 2 if key == "factuality" else 1
-                rows.add("label", model, times, times * (template + tokens(p.text) + answer),
+                asked = rows.tok(model, template) + rows.tok(model, p.text) + answer
+                rows.add("label", model, times, times * asked,
                          times * judges.max_tokens, False)  # fmt: skip
     for scorer in cfg.evaluate.scorers:
         per_item = cfg.num_rejected + 1  # every completion of an item is rated once
-        template = tokens(templates.raw(scorer.template))
+        template = rows.tok(scorer.model, templates.raw(scorer.template))
         for p in routed:
             answer = cfg.subsets[p.subset].max_tokens if p.subset in cfg.subsets else 256
-            rows.add("evaluate", scorer.model, per_item, per_item * (template + tokens(p.text) + answer),
+            asked = template + rows.tok(scorer.model, p.text) + answer
+            rows.add("evaluate", scorer.model, per_item, per_item * asked,
                      per_item * scorer.max_tokens, False)  # fmt: skip
     out = []
     for row in rows.rows.values():
         model = cfg.model(row.model)
         row.batch = model.batch
+        row.tokenizer = rows.counters[row.model][1]
         row.cost_usd = token_cost(model, row.input_tokens, row.output_tokens)
         out.append(asdict(row))
     total = sum(r["cost_usd"] or 0.0 for r in out)
     unpriced = sorted({r["model"] for r in out if r["cost_usd"] is None})
     return {"version": cfg.version, "source_rows": read, "prompts": len(prompts), "routed": len(routed),
-            "rows": out, "total_usd": round(total, 4), "unpriced_models": unpriced, "note": ESTIMATE_NOTE}  # fmt: skip
+            "rows": out, "total_usd": round(total, 4), "unpriced_models": unpriced}  # fmt: skip
 
 
 def _costliest(prompt: Prompt, subsets: dict[str, Any], templates: Templates, cfg: BuildConfig) -> Prompt:
@@ -174,5 +178,7 @@ def plan_markdown(plan: dict[str, Any]) -> str:
                      f"{r['output_tokens']} | {cost} |")  # fmt: skip
     unpriced = f" (no price for: {', '.join(plan['unpriced_models'])})" if plan["unpriced_models"] else ""
     lines.append(f"\nTotal bound: {plan['total_usd']:.4f} USD{unpriced}")
-    lines.append(f"Estimates: {plan['note']}.")
+    counted = sorted({(r["model"], r["tokenizer"]) for r in plan["rows"]})
+    lines.append("Input tokens: " + "; ".join(f"{m} {t}" for m, t in counted)
+                 + ". Output tokens: max_tokens per request (a bound).")  # fmt: skip
     return "\n".join(lines)
