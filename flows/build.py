@@ -14,16 +14,21 @@ from pathlib import Path
 from typing import Any, Callable
 
 from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import INPUTS, TASK_SOURCE
 from prefect.runtime import flow_run
 
 import pipeline
 from pipeline.core.config import BuildConfig, ConfigError, load_config
 from pipeline.core.io import StageOutput, output_intact, remove_partial_files, run_lock, tree_fingerprint
+from pipeline.cost.budget import Budget
+from pipeline.cost.ledger import ledger_markdown, read_ledger, spent
+from pipeline.cost.plan import build_plan, plan_markdown, stage_bounds
 from pipeline.stages.context import RunContext
 from pipeline.stages.table import STAGES, Stage
 from flows.artifacts import (
     ProgressReporter,
+    artifact_key,
     publish_card_artifact,
     publish_label_artifacts,
     publish_summary,
@@ -136,15 +141,41 @@ def build(config_path: str, version: str | None = None, base_dir: str = ".") -> 
         return _build_stages(cfg, root)
 
 
+def _plan(cfg: BuildConfig, root: Path) -> dict[str, Any]:
+    """The plan, logged and shown as an artifact. Without a budget a plan that cannot be made
+    (say, a source it cannot read yet) is a warning; with one it stops the build: no bound, no check."""
+    try:
+        plan = build_plan(cfg, root, cache_path=root / cfg.lm_cache)
+    except Exception as exc:
+        if cfg.budget_usd is not None:
+            raise
+        get_run_logger().warning("no plan: %s: %s", type(exc).__name__, exc)
+        return {"rows": [], "total_usd": None}
+    get_run_logger().info("plan (nothing sent yet):\n%s", plan_markdown(plan))
+    create_markdown_artifact(key=artifact_key(cfg.version, "plan"), markdown=plan_markdown(plan),
+                             description="Requests, tokens and cost bounds per stage and model")  # fmt: skip
+    return plan
+
+
 def _build_stages(cfg: BuildConfig, root: Path) -> dict[str, Any]:
     logger = get_run_logger()
-    for path in remove_partial_files(root / cfg.output_dir / cfg.version):
+    run_dir = root / cfg.output_dir / cfg.version
+    for path in remove_partial_files(run_dir):
         logger.warning("removed %s, left half-written by an interrupted run", path)
+    plan = _plan(cfg, root)
+    budget = Budget(cfg.budget_usd, stage_bounds(plan))
+    run_id = str(flow_run.id or "local")
     stage = StageCaller(cfg, root)
     for spec in STAGES:
+        budget.check(spec.name)
         # A release that failed validation stops at publish, before anything is written.
         stage(spec)
+        budget.add_spent(read_ledger(run_dir, [spec.name], run_id))
     assembled, evaluated, published = (stage.outputs[n] for n in ("assemble", "evaluate", "publish"))
+    ledger = read_ledger(run_dir, [s.name for s in STAGES], run_id)
+    logger.info("spend ledger of this run:\n%s", ledger_markdown(ledger))
+    create_markdown_artifact(key=artifact_key(cfg.version, "ledger"), markdown=ledger_markdown(ledger),
+                             description="Tokens and cost per stage and model, this run")  # fmt: skip
 
     lm = stage.lm_requests()
     logger.info(
@@ -160,6 +191,9 @@ def _build_stages(cfg: BuildConfig, root: Path) -> dict[str, Any]:
         "report": evaluated.path,
         "items": assembled.counts.get("items", 0),
         "lm_requests": lm,
+        "ledger": ledger,
+        "spent_usd": spent(ledger),
+        "plan_usd": plan["total_usd"],
         "cached_stages": stage.cached,
         "stages": {name: out.counts for name, out in stage.outputs.items()},
     }

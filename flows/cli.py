@@ -43,7 +43,9 @@ def _interrupt_on_signals() -> threading.Event:
 
 def _exit_interrupted() -> NoReturn:
     # The engines were stopped on the way out; finished LM answers are in the response cache.
-    typer.secho("interrupted: run the same command again to resume (finished requests are not resent)",
+    typer.secho("interrupted: run the same command again to resume (finished requests are not resent); "
+                "provider batches (batch: true models) keep running and are resumed, not resubmitted: "
+                "`rb batches list --config FILE` shows them, `rb batches cancel --config FILE` cancels them",
                 fg="yellow", err=True)  # fmt: skip
     raise typer.Exit(130) from None
 
@@ -425,6 +427,14 @@ def annotate_report(
         typer.echo(f"\nIssues in the annotation files ({len(issues)}):")
         typer.echo("\n".join(f"  {line}" for line in issues))
 
+
+def _register_cost_commands() -> None:
+    from flows.cost_cli import register
+
+    register(app)
+
+
+_register_cost_commands()
 
 if __name__ == "__main__":
     app()

@@ -2,8 +2,9 @@
 and Hub token, reporting to a real Prefect server, and the error paths that handle refused keys.
 
 The keys are canaries made at run time (a recognisable prefix and a random uuid4), so they are in
-no file until something writes them. Two llm-katan servers check the keys (`--validate-keys`), so
-every answer the build gets proves its key travelled; the loopback Hub accepts only the planted
+no file until something writes them. llm-katan servers check the keys (`--validate-keys`), and the
+loopback batch server checks the key of the `batch: true` scorer, so every answer the build gets
+proves its key travelled (the batch server's request bodies are scanned too); the loopback Hub accepts only the planted
 token. Then everything the runs produced is searched for each canary, raw and base64-encoded (at
 every byte alignment, standard and URL-safe alphabets), and for its random part alone:
 
@@ -45,6 +46,7 @@ import yaml
 
 from flows.prefect_server import server_env, start_server, wait_healthy
 from pipeline.lm.local import free_port
+from tests.batch_server import BatchServer
 from tests.hub_server import HubServer, use_loopback_client
 from tests.servers import katan, prefect_artifacts
 
@@ -214,17 +216,25 @@ def prefect(work: Path) -> Iterator[Prefect]:
 
 @pytest.fixture(scope="module")
 def katans(canaries: Canaries, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, ...]]:
-    """Four key-checking llm-katan servers, one per model: echo answers differ by the server's
-    port, so a math prompt gets four distinct candidates. Their stats files are theirs, not the
+    """Three key-checking llm-katan servers, one per synchronous model (the fourth answers through
+    the batch server): echo answers differ by the server, so a math prompt gets four distinct
+    candidates. Their stats files are theirs, not the
     product's, and are kept apart from the scanned folder."""
     keys = f"openai={canaries.openai},anthropic={canaries.anthropic}"
     side = tmp_path_factory.mktemp("katan-side")
     with ExitStack() as stack:
-        yield tuple(stack.enter_context(katan("--validate-keys", "--api-keys", keys, tmp_path=side)) for _ in range(4))
+        yield tuple(stack.enter_context(katan("--validate-keys", "--api-keys", keys, tmp_path=side)) for _ in range(3))
 
 
-def write_config(work: Path, katans: tuple[str, ...], version: str, lm_cache: str) -> Path:
-    a, b, c, d = katans
+@pytest.fixture(scope="module")
+def batches(canaries: Canaries) -> Iterator[BatchServer]:
+    """The scorer answers through Anthropic's Message Batches (batch: true) at a key-checking server."""
+    with BatchServer(api_key=canaries.anthropic) as server:
+        yield server
+
+
+def write_config(work: Path, katans: tuple[str, ...], version: str, lm_cache: str, batch_url: str) -> Path:
+    a, b, c = katans
     out = work / "run"
 
     def openai(name: str, url: str) -> dict[str, Any]:
@@ -244,7 +254,8 @@ def write_config(work: Path, katans: tuple[str, ...], version: str, lm_cache: st
         "lm_cache": str(out / lm_cache),
         "annotations_dir": str(out / "annotations"),
         "embeddings": {"cache_dir": str(out / "embed-cache")},
-        "models": [openai("gpt-a", a), openai("gpt-b", b), anthropic("claude-a", c), anthropic("claude-b", d)],
+        "models": [openai("gpt-a", a), openai("gpt-b", b), anthropic("claude-a", c),
+                   {**anthropic("claude-b", batch_url), "batch": True, "batch_poll_s": 0.05}],
         "sources": [{"name": "tiny_pool", "path": "tests/data/tiny_pool.jsonl",
                      "metadata_fields": ["subset", "answer", "category"]}],  # fmt: skip
         "decontamination": {"eval_sets": [{"name": "gsm8k", "path": "data/demo/evalsets/gsm8k/test_slice.jsonl",
@@ -359,12 +370,13 @@ def library_errors(canaries: Canaries, katans: tuple[str, ...], hub: HubServer, 
 
 
 def test_no_secret_reaches_outputs_logs_prefect_or_messages(
-    canaries: Canaries, work: Path, prefect: Prefect, katans: tuple[str, ...], monkeypatch: pytest.MonkeyPatch
+    canaries: Canaries, work: Path, prefect: Prefect, katans: tuple[str, ...], batches: BatchServer,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     commands: list[Command] = []
     with HubServer(token=canaries.hf) as hub:
         # 1. A real build: every LM answer went through a key-checking server.
-        config = write_config(work, katans, VERSION, "lm-cache.sqlite")
+        config = write_config(work, katans, VERSION, "lm-cache.sqlite", batches.url)
         env = base_env(work, prefect, canaries)
         first = run("build-1", ["build", "--config", str(config)], env, work)
         commands.append(first)
@@ -392,7 +404,7 @@ def test_no_secret_reaches_outputs_logs_prefect_or_messages(
         refused = run("publish-wrong-token", publish_args, publish_env(work, prefect, canaries, canaries.wrong_hf), work)
         commands.append(refused)
         assert refused.returncode == 1 and "not accepted" in refused.stderr, refused.stderr[-4000:]
-        bad_config = write_config(work, katans, BAD_VERSION, "lm-cache-badkey.sqlite")  # nothing cached
+        bad_config = write_config(work, katans, BAD_VERSION, "lm-cache-badkey.sqlite", batches.url)  # nothing cached
         bad = run("build-wrong-key", ["build", "--config", str(bad_config)],
                   {**env, "OPENAI_API_KEY": canaries.wrong_openai}, work)  # fmt: skip
         commands.append(bad)
@@ -413,6 +425,9 @@ def test_no_secret_reaches_outputs_logs_prefect_or_messages(
         scanner.text(f"{what}: str", str(exc))
         scanner.text(f"{what}: repr", repr(exc))
         scanner.text(f"{what}: traceback", "".join(traceback.format_exception(exc)))
+    # What the batch server received: request bodies, uploaded files (the key only in headers).
+    assert batches.created and any(canaries.anthropic in h for h in batches.headers_seen)
+    scanner.text("batch server bodies", "\n".join(b.decode("latin-1") for b in batches.bodies_seen))
     # What the Hub received.
     for path, data in hub_files.items():
         views = [data.decode("latin-1")] + [text for _, text in decoded_views(Path(path), data)]

@@ -22,6 +22,14 @@ from pipeline.core.strict import Strict, unique_names
 from pipeline.core.subset_config import GenerationConfig, JudgePanel, subset_configs
 
 
+class Price(Strict):
+    """Synchronous list prices; batch requests cost `batch_discount` of them (both providers: half)."""
+
+    input_per_mtok: float = Field(ge=0)
+    output_per_mtok: float = Field(ge=0)
+    batch_discount: float = Field(default=0.5, gt=0, le=1)
+
+
 class ModelConfig(Strict):
     """One generator or judge. `name` is what the release's `models` column shows."""
 
@@ -45,11 +53,17 @@ class ModelConfig(Strict):
     # openai backend: how the server takes a JSON schema for judges' structured answers
     # ("json_schema": OpenAI, vllm serve; "llama_cpp": llama.cpp's server; "off": parse text).
     structured_outputs: Literal["json_schema", "llama_cpp", "off"] = "json_schema"
+    # openai / anthropic: send requests through the provider's batch API (half price, hours).
+    batch: bool = False
+    batch_poll_s: float = Field(default=30.0, gt=0)
+    price: Price | None = None  # USD per million tokens, for `rb plan` and the ledger
 
     @model_validator(mode="after")
     def _local_needs_file(self) -> "ModelConfig":
         if self.backend == "local" and not self.model_file:
             raise ValueError(f"model {self.name!r}: backend 'local' needs model_file")
+        if self.batch and self.backend not in ("openai", "anthropic"):
+            raise ValueError(f"model {self.name!r}: batch mode needs backend 'openai' or 'anthropic'")
         return self
 
     @property
@@ -181,6 +195,7 @@ class BuildConfig(Strict):
     evaluate: EvaluateConfig = EvaluateConfig()
     validation: ValidationConfig = ValidationConfig()
     publish: PublishConfig = PublishConfig()
+    budget_usd: float | None = Field(default=None, ge=0)  # stop before a stage whose bound exceeds it
 
     @field_validator("version")
     @classmethod

@@ -55,8 +55,9 @@ def build_backend(cfg: ModelConfig, models_dir: Path) -> SingleRequestBackend:
 class ModelPool:
     """Lazily built `CachedModel`s sharing one response cache; a context manager that closes them."""
 
-    def __init__(self, configs: list[ModelConfig], cache_path: Path, models_dir: Path):
+    def __init__(self, configs: list[ModelConfig], cache_path: Path, models_dir: Path, batch_dir: Path | None = None):
         self._configs = {c.name: c for c in configs}
+        self._batch_dir = batch_dir or cache_path.parent / "batches"  # where batch ids are saved
         self._models: dict[str, CachedModel] = {}
         self._cache_path = cache_path
         self._models_dir = models_dir
@@ -67,6 +68,11 @@ class ModelPool:
             if self._cache is None:
                 self._cache = ResponseCache(self._cache_path)
             cfg = self._configs[name]
+            if cfg.batch:  # the one hook of batch mode: same cache, same protocol
+                from pipeline.lm.batch import batch_model
+
+                self._models[name] = batch_model(cfg, self._cache, self._batch_dir)  # type: ignore[assignment]
+                return self._models[name]
             backend = build_backend(cfg, self._models_dir)
             self._models[name] = CachedModel(backend, self._cache, cfg.max_concurrency, name=cfg.name)
         return self._models[name]

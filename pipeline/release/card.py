@@ -175,7 +175,7 @@ def card_metadata(cfg: BuildConfig, rows: list[Row], file_sizes: dict[str, int])
 
 def card_context(
     cfg: BuildConfig, rows: list[Row], decisions: list[Row], report: dict[str, Any],
-    previous: list[Row] | None = None,
+    previous: list[Row] | None = None, spend: list[Row] | None = None,
 ) -> dict[str, Any]:
     """Everything the card says, as JSON-ready values (the YAML header is added when rendering)."""
     from pipeline.evaluate.validate import checks_table  # here: validate imports the embedding stack
@@ -197,6 +197,7 @@ def card_context(
         "stages": stages,
         "reasons": reasons,
         "models": model_table(rows),
+        "spend": spend or [],  # tokens and cost per model over the runs that built it (the ledger)
         "eval_sets": contamination_table(cfg, decisions),
         "decontamination": cfg.decontamination.model_dump(include={"ngram_size", "ngram_threshold", "cosine_threshold"}),
         "validation": {"passed": report["validation"]["passed"]},

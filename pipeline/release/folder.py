@@ -59,11 +59,11 @@ def staging_folder(folder: Path) -> Path:
 
 def write_release(
     folder: Path, cfg: BuildConfig, rows: list[Row], decisions: list[Row], report: dict[str, Any],
-    previous: list[Row] | None = None,
+    previous: list[Row] | None = None, spend: list[Row] | None = None,
 ) -> dict[str, Any]:
     """Write the Hub-layout folder (data files, then the card that describes them) and return the
     card's context. The folder is swapped in whole."""
-    context = card_context(cfg, rows, decisions, report, previous)
+    context = card_context(cfg, rows, decisions, report, previous, spend)
     staging = staging_folder(folder)
     sizes = write_data_files(staging, rows)
     atomic_write_text(staging / "README.md", render_card(context, card_metadata(cfg, rows, sizes)))

@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from pipeline.core.config import BuildConfig
 from pipeline.core.io import DecisionLog, StageOutput, file_fingerprint, scan_table, write_table
 from pipeline.core.records import COMPLETION_SCHEMA, PROMPT_SCHEMA, Completion, Label, Prompt
+from pipeline.cost.ledger import write_ledger
 from pipeline.decontam.embed import Embedder, EmbeddingCache
 from pipeline.lm import ModelPool
 from pipeline.subsets.base import Templates
@@ -28,6 +29,8 @@ class RunContext:
     base_dir: Path  # relative paths in the config resolve against this
     run_id: str = "local"
     progress: Progress | None = field(default=None, compare=False)
+    # Per-model request counts of the stage running now, taken as its model pools close (ledger).
+    lm_usage: dict[str, dict[str, int]] = field(default_factory=dict, compare=False)
 
     @property
     def run_dir(self) -> Path:
@@ -44,12 +47,36 @@ class RunContext:
         return EmbeddingCache(Embedder(emb.model, emb.batch_size, self.progress), self.base_dir / emb.cache_dir)
 
     def model_pool(self) -> ModelPool:
-        return ModelPool(self.cfg.models, self.base_dir / self.cfg.lm_cache, self.base_dir / self.cfg.models_dir)
+        cfg, base = self.cfg, self.base_dir
+        return _MeteredPool(self.lm_usage, cfg.models, base / cfg.lm_cache, base / cfg.models_dir, self.run_dir / "batches")
+
+
+class _MeteredPool(ModelPool):
+    """A pool that leaves its models' counts behind when it closes, for the stage's ledger."""
+
+    def __init__(self, usage: dict[str, dict[str, int]], *args: Any):
+        super().__init__(*args)
+        self._usage = usage
+
+    def close(self) -> None:
+        for name, stats in self.stats().items():
+            counts = self._usage.setdefault(name, {})
+            for key, value in stats.as_dict().items():
+                counts[key] = counts.get(key, 0) + value
+        super().close()
+
+
+def record_ledger(ctx: RunContext, stage: str) -> None:
+    """Write the stage's ledger (tokens and cost per model) and start the next stage's afresh."""
+    if ctx.lm_usage:
+        write_ledger(ctx.cfg, ctx.stage_dir(stage), stage, ctx.lm_usage, ctx.run_id)
+        ctx.lm_usage.clear()
 
 
 def finish(ctx: RunContext, log: DecisionLog, items_in: int, table: Path, **counts: int) -> StageOutput:
     """Check the balance, write the decisions, and hand the next stage the table's fingerprint."""
     log.check_balance(items_in)
+    record_ledger(ctx, log.stage)
     log.write(ctx.stage_dir(log.stage) / "decisions.parquet")
     tally = {"in": items_in, **counts}
     for decision in log.rows:

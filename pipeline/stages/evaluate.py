@@ -12,7 +12,7 @@ from pipeline.evaluate.report import accuracy_report
 from pipeline.evaluate.run import baseline_reports
 from pipeline.evaluate.scorers import ratings_judge
 from pipeline.evaluate.validate import ReleaseValidationError, failures, validate_release
-from pipeline.stages.context import RunContext, lm_counts
+from pipeline.stages.context import RunContext, lm_counts, record_ledger
 
 STAGE = "evaluate"
 
@@ -32,6 +32,7 @@ def run(ctx: RunContext, assembled: StageOutput) -> StageOutput:
             score = ratings_judge(pool.get(scorer.model), template, scorer.max_tokens)
             reports.append(accuracy_report(scorer.name, rows, score(rows)))
         lm = pool.total()
+    record_ledger(ctx, STAGE)
     path = ctx.stage_dir(STAGE) / "report.json"
     report = {"items": len(rows), "validation": validation, "reports": reports}
     atomic_write_text(path, json.dumps(report, indent=2))

@@ -102,6 +102,7 @@ def generate(
     sampler: Sampler,
     log: DecisionLog,
     progress: Progress | None = None,
+    batch_size: int = BATCH_SIZE,
 ) -> Generated:
     """Each prompt's subset plans its rewrites, then its answer requests; then each subset derives
     the candidates it makes without an LM call."""
@@ -109,7 +110,7 @@ def generate(
     rewritten, transform_rows = run_transforms(transforms, prompts, pool, log, progress)
     planned = [item for p in prompts for item in subsets[p.subset or ""].plan(p, sampler, rewritten.get(p.prompt_id))]
     completions = []
-    for item, result in stream_answers(pool, planned, progress, BATCH_SIZE):
+    for item, result in stream_answers(pool, planned, progress, batch_size):
         params = item.request.params()
         cid = completion_id(item.prompt.prompt_id, item.model, item.method, params, item.sample_index)
         if not result.ok:
@@ -139,7 +140,9 @@ def run(ctx: RunContext, routed: StageOutput) -> StageOutput:
     prompts = load_prompts(routed)
     sampler = Sampler(ctx.cfg.seed, ctx.templates())
     with ctx.model_pool() as pool:
-        generated = generate(enabled_subsets(ctx.cfg), prompts, pool, sampler, log, ctx.progress)
+        # A provider batch takes hours whatever its size: batch models get the stage's requests at once.
+        size = BATCH_SIZE if not any(m.batch for m in ctx.cfg.models) else 10**9
+        generated = generate(enabled_subsets(ctx.cfg), prompts, pool, sampler, log, ctx.progress, size)
         lm = pool.total()
     write_table(generated.transforms, ctx.stage_dir(STAGE) / "transforms.parquet", TRANSFORM_SCHEMA)
     table = write_completions(ctx.stage_dir(STAGE) / "completions.parquet", generated.completions)
