@@ -72,16 +72,11 @@ class BatchModel:
 
     def _generate(self, requests: Sequence[ChatRequest], progress: ProgressFn | None) -> list[ChatResult]:
         keys = [self.key(r) for r in requests]
-        known: dict[str, ChatResult] = {}
+        known: dict[str, ChatResult] = self.cache.get_many(list(dict.fromkeys(keys)))
         todo: dict[str, ChatRequest] = {}
         for key, request in zip(keys, requests):
-            if key in known or key in todo:
-                continue
-            hit = self.cache.get(key)
-            if hit is None:
-                todo[key] = request
-            else:
-                known[key] = hit
+            if key not in known:
+                todo.setdefault(key, request)
         self.stats.add(requested=len(requests), cache_hits=sum(k in known for k in keys))
         if progress:
             progress(len(requests) - sum(k in todo for k in keys), len(requests))
@@ -121,7 +116,7 @@ class BatchModel:
         for part in chunks(self.provider, items):
             ids = [cid for cid, _ in part]
             label = f"rbbench-{self.name}-{len(self.store.all()) + 1}"
-            self.cache.note_sent(ids, self.provider.model)
+            self.cache.record([], ids, self.provider.model)  # journaled before they go
             batch_id = self.provider.submit(part, label)
             self.store.created(batch_id, self.provider.kind, self.name, ids, label)  # before anything else
             log.info("%s: batch %s created with %d requests", self.name, batch_id, len(ids))
@@ -162,17 +157,19 @@ class BatchModel:
         for batch in running:
             status = self.provider.poll(batch.batch_id)
             missing = set(batch.custom_ids)
+            read: list[tuple[str, str, ChatResult]] = []
             for line in self.provider.results(batch.batch_id, todo):
                 missing.discard(line.custom_id)
                 if line.result is not None:
                     line.result.cached, line.result.attempts = False, attempts.get(line.custom_id, 1)
-                    self.cache.put(line.custom_id, self.provider.model, line.result)
+                    read.append((line.custom_id, self.provider.model, line.result))
                     if line.custom_id in todo:
                         answers[line.custom_id] = line.result
                         self._count(line.result)
                 elif line.custom_id in todo:
                     self._fail(line.custom_id, line.error or "unknown", line.retryable and not last,
                                attempts, answers, again)  # fmt: skip
+            self.cache.record(read, [], self.provider.model)  # a batch's answers in one transaction
             why = f"no result line (batch {status.status}{': ' + status.error if status.error else ''})"
             for cid in sorted(missing & todo.keys()):
                 self._fail(cid, f"{self.provider.kind} batch: {why}", not last, attempts, answers, again)
