@@ -27,7 +27,7 @@ from pipeline.core.io import read_decision_log
 from pipeline.lm.local import free_port
 from tests.chromium import render, table_rows, visible_text
 from tests.configs import isolated_config
-from tests.servers import prefect_artifacts, wait_http
+from tests.servers import katan_server, prefect_artifacts, wait_http
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = Path(os.environ.get("RB_TEST_OUTPUT") or ROOT / "outputs" / "test-output")
@@ -83,9 +83,24 @@ class UI:
 
 
 @pytest.fixture(scope="module")
-def demo_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """configs/demo.yaml with every output and cache in a temporary folder."""
-    return isolated_config(ROOT / "configs/demo.yaml", tmp_path_factory.mktemp("ui-demo"))
+def katan_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with katan_server(tmp_path=tmp_path_factory.mktemp("katan")) as server:
+        yield f"{server.url}/v1"
+
+
+@pytest.fixture(scope="module")
+def demo_config(tmp_path_factory: pytest.TempPathFactory, katan_url: str) -> Path:
+    """configs/demo.yaml with every output and cache in a temporary folder, and its models answered
+    by llm-katan: what this file tests is the UI and the server, not the models (the local engines
+    are built end to end in test_build_flow), and the demo's 441 requests to llama.cpp took most
+    of this file's time."""
+    path = isolated_config(ROOT / "configs/demo.yaml", tmp_path_factory.mktemp("ui-demo"))
+    cfg = yaml.safe_load(path.read_text())
+    cfg["models"] = [{"name": m["name"], "backend": "openai", "model": "katan-echo", "base_url": katan_url,
+                      "structured_outputs": "off", "max_concurrency": 8} for m in cfg["models"]]  # fmt: skip
+    cfg["validation"] = {**(cfg.get("validation") or {}), "min_items": 0}  # echo answers make few items
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
 
 
 @pytest.fixture(scope="module")
