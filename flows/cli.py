@@ -110,7 +110,7 @@ def build(
     if summary.get("review"):
         from pipeline.label.review import review_line
 
-        typer.echo(f"  {(review_line(summary['review']) or '').removeprefix('- ')}")
+        typer.echo(f"  {(review_line(summary['review']) or '').removeprefix('- ').replace('**', '')}")
 
 
 @app.command()

@@ -36,10 +36,13 @@ Answer = Literal["correct", "incorrect", "skip"]
 
 
 def input_model(items: list[review.ReviewItem], description: str) -> type[RunInput]:
-    """The form: the reviewer's name, a note, and one choice per item (initially its automatic label)."""
+    """The form: the reviewer's name, a note, and one choice per item (initially its automatic label),
+    the item itself in the choice's description. (The UI's Resume dialog gives the text above the
+    form no height when the form is long, so `description` is repeated under the first field.)"""
     fields: dict[str, Any] = {
-        "reviewer": (str, pydantic.Field(title="Reviewer", min_length=1, description="Your name, written into the annotation file")),
-        "note": (str, pydantic.Field(default="", title="Note", description="Optional; kept with every answer")),
+        "reviewer": (str, pydantic.Field(title="Reviewer", min_length=1,
+                                         description=description)),
+        "note": (str, pydantic.Field(default="", title="Note", description="Kept with every answer")),
     }  # fmt: skip
     for item in items:
         fields[item.field] = (Answer, pydantic.Field(default=item.default, title=review.item_title(item),
@@ -96,7 +99,8 @@ def review_labels(
     logger.info("review: %d items waiting; open this run in the Prefect UI and press Resume to answer "
                 "(it goes on unreviewed after %d s)", len(items), spec.timeout_s)  # fmt: skip
     with _Timer(flow_run.id, spec.timeout_s) as timer:
-        answer = pause_flow_run(wait_for_input=input_model(items, markdown),
+        form = input_model(items, review.review_intro(len(items), cfg.version, spec.timeout_s))
+        answer = pause_flow_run(wait_for_input=form,
                                 timeout=spec.timeout_s + PREFECT_GRACE_S, poll_interval=2)  # fmt: skip
     if timer.fired.is_set():
         logger.warning("review: no answer within %d s; the build goes on WITHOUT review", spec.timeout_s)

@@ -17,6 +17,7 @@ from pipeline.label.human import apply_annotations, load_annotations
 from pipeline.label.human_review import agreement_report
 from pipeline.label.review import (
     SKIP,
+    _plain,
     annotation_rows,
     review_line,
     review_markdown,
@@ -68,7 +69,7 @@ def test_markdown_shows_prompt_completion_label_and_evidence() -> None:
     items = sample_items(prompts, completions, labels, [], 1, seed=0)
     text = review_markdown(items, "v1", 60)
     for item in items:
-        assert item.prompt in text and item.completion in text and item.id in text
+        assert _plain(item.prompt) in text and _plain(item.completion) in text and item.id in text
         assert f"automatic label: **{item.auto_label}**" in text and item.evidence.replace("|", "\\|") in text
 
 
@@ -94,6 +95,10 @@ def test_answers_become_annotation_rows_the_label_stage_applies(tmp_path: Path) 
     assert (row["annotated"], row["agree"], row["disagree"], row["abstained"]) == (3, 1, 1, 1)
 
 
+def test_item_text_cannot_break_the_form_markdown() -> None:
+    assert _plain("a *b* [x](y) `c`\n# h <b>|") == "a \\*b\\* \\[x\\](y) \\`c\\` \\# h \\<b\\>\\|"
+
+
 def test_skips_write_nothing_and_bad_answers_fail(tmp_path: Path) -> None:
     prompts, completions, labels = tables(2)
     items = sample_items(prompts, completions, labels, [], 2, seed=0)
@@ -114,7 +119,7 @@ def test_form_schema_has_a_choice_per_item_defaulting_to_the_automatic_label() -
     items = sample_items(prompts, completions, labels, [], 2, seed=0)
     model = input_model(items, "text above the form")
     schema = model.model_json_schema()
-    assert schema["required"] == ["reviewer"]
+    assert schema["required"] == ["reviewer"] and schema["properties"]["reviewer"]["description"] == "text above the form"
     for item in items:
         field = schema["properties"][item.field]
         assert field["default"] == item.default and field["title"].startswith(f"#{item.field[5:]} {item.subset}")

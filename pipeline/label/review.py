@@ -86,8 +86,9 @@ def sample_items(
     return items
 
 
-def _quote(text: str) -> str:
-    return "\n".join(f"> {line}" if line.strip() else ">" for line in text.splitlines() or [""])
+def _plain(text: str) -> str:
+    """Text shown as it is inside one markdown paragraph: whitespace collapsed, markup escaped."""
+    return re.sub(r"([\\`*_\[\]<>#|~])", r"\\\1", re.sub(r"\s+", " ", text).strip())
 
 
 def _inline(text: str) -> str:
@@ -101,26 +102,31 @@ def item_title(item: ReviewItem) -> str:
     return f"#{number} {item.subset} · automatic: {item.auto_label or 'none'} · {_inline(item.prompt)[:60]}"
 
 
-def item_help(item: ReviewItem) -> str:
-    return (f"Completion {item.id} by {item.model}. Leave it at the automatic label to confirm; choose the other "
-            f"label to correct it; '{SKIP}' leaves it unreviewed.")  # fmt: skip
+def item_help(item: ReviewItem, limit: int = 700) -> str:
+    """The field's description (markdown, shown under its title in the form): the item itself."""
+    return "\n\n".join([
+        f"`{item.id}` by `{_inline(item.model)}`, labeled by `{item.auto_labeler or 'none'}`",
+        f"**Prompt:** {_plain(_clip(item.prompt, limit))}", f"**Completion:** {_plain(_clip(item.completion, limit))}",
+        f"**Why:** {_inline(item.reasoning) or '(none)'}", f"**Evidence:** `{_inline(item.evidence)}`",
+        f"Keep **{item.default}** to confirm; choose the other label to correct it; `{SKIP}` leaves it unreviewed.",
+    ])  # fmt: skip
+
+
+def review_intro(count: int, version: str, timeout_s: int) -> str:
+    """The text above the form."""
+    return (f"**Review the labels of {version}**: {count} sampled completions, each with its automatic label "
+            f"preselected. Keep it to confirm, change it to correct, `{SKIP}` to leave the item unreviewed. Your "
+            f"name goes into the annotation file. Without an answer within {timeout_s} s the build goes on "
+            "unreviewed.")  # fmt: skip
 
 
 def review_markdown(items: list[ReviewItem], version: str, timeout_s: int) -> str:
-    """The text above the form: every item with its prompt, completion, automatic label and evidence."""
-    lines = [
-        f"## Review the labels of {version}",
-        f"{len(items)} sampled completions. For each, the field with the same number below holds the "
-        f"automatic label: keep it to confirm, change it to correct, `{SKIP}` to leave the item unreviewed. "
-        f"Your name goes into the annotation file. Without an answer within {timeout_s} s the build goes on "
-        "unreviewed.",
-    ]  # fmt: skip
+    """Every item with its prompt, completion, automatic label and evidence (the run's artifact)."""
+    lines = [f"## Review the labels of {version}", review_intro(len(items), version, timeout_s)]
     for item in items:
         lines += [
             f"### #{item.field.removeprefix('item_')} · {item.subset} · automatic label: **{item.auto_label or 'none'}**",
-            f"`{item.id}` by `{_inline(item.model)}`, labeler `{item.auto_labeler or 'none'}`",
-            "**Prompt**", _quote(item.prompt), "**Completion**", _quote(item.completion),
-            f"**Why:** {_inline(item.reasoning) or '(none)'}", f"**Evidence:** `{_inline(item.evidence)}`",
+            item_help(item, TEXT_LIMIT),
         ]  # fmt: skip
     return "\n\n".join(lines)
 
