@@ -81,7 +81,8 @@ def _review_in_the_ui(ui_url: str, run_id: str, change: str) -> None:
         page.wait_for(resume, 90, "the run page's Resume button")
         page.click(resume)
         page.wait_for("document.querySelectorAll('.p-modal select').length >= 4 && "
-                      "document.querySelector('.p-modal .schema-form-property__markdown blockquote')", 60, "the review form")  # fmt: skip
+                      "[...document.querySelectorAll('.p-modal .schema-form-property__markdown')]"
+                      ".some(e => e.innerText.includes('Evidence:'))", 60, "the review form")  # fmt: skip
         text = page.text()  # each item shows its prompt, completion, automatic label and evidence
         assert "Review the labels of echo" in text and "automatic: correct" in text and "Evidence:" in text
         assert "Prompt" in text and "Completion" in text and "marker found" in text
