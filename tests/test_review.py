@@ -57,6 +57,7 @@ def test_sample_is_per_subset_stable_and_filtered() -> None:
     assert [i.subset for i in every] == ["factuality", "factuality", "math", "math"]
     assert [i.field for i in every] == ["item_01", "item_02", "item_03", "item_04"]
     assert every == sample_items(prompts, completions, labels, [], 2, seed=7)
+    assert {i.subset for i in sample_items(prompts, completions, labels, [" FACTUALITY "], 1, seed=7)} == {"factuality"}
     only = sample_items(prompts, completions, labels, ["Math"], 3, seed=7)
     assert {i.subset for i in only} == {"math"} and len(only) == 3
     # balanced over automatic labels: one of each of correct, incorrect, abstain

@@ -55,9 +55,14 @@ def _clip(text: str | None, limit: int) -> str:
     return text if len(text) <= limit else text[:limit].rstrip() + f" … [{len(text) - limit} more characters]"
 
 
+def _name(subset: str) -> str:
+    """Subset key or release name, compared alike: "Precise IF" and "precise_if" match."""
+    return re.sub(r"[\s_]+", "_", subset.strip().lower())
+
+
 def _wanted(subset: str, wanted: Iterable[str]) -> bool:
-    names = {w.strip().lower() for w in wanted}
-    return not names or subset.lower() in names or subset.lower().replace(" ", "_") in names
+    names = {_name(w) for w in wanted}
+    return not names or _name(subset) in names
 
 
 def sample_items(
