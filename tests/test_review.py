@@ -141,3 +141,34 @@ def test_summary_line_says_when_the_review_timed_out() -> None:
     line = review_line({"status": "reviewed", "items": 4, "reviewer": "Ada", "file": "a.jsonl", "confirmed": 3,
                         "corrected": 1, "skipped": 0})  # fmt: skip
     assert line is not None and "1 corrected" in line and review_line(None) is None
+
+
+def test_rb_build_review_flag_reaches_the_flow_and_its_summary_is_printed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`rb build --review` asks the flow for a review; the outcome is the last line it prints."""
+    import yaml
+    from typer.testing import CliRunner
+
+    import flows.build
+    from flows.cli import app
+
+    root = Path(__file__).resolve().parent.parent
+    cfg = yaml.safe_load((root / "configs/demo.yaml").read_text())
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({**cfg, "output_dir": str(tmp_path / "out")}))
+    seen: dict[str, object] = {}
+
+    def fake_build(**kwargs: object) -> dict[str, object]:
+        seen.update(kwargs)
+        lm = {"sent": 0, "retries": 0, "cache_hits": 0, "failed": 0}
+        review = {"status": "timed-out", "items": 3, "timeout_s": 60}
+        return {"version": "v", "items": 1, "release": "r", "hub_folder": "h", "report": "p", "lm_requests": lm,
+                "review": review}  # fmt: skip
+
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")  # no server is started
+    monkeypatch.setattr(flows.build, "build", fake_build)
+    result = CliRunner().invoke(app, ["build", "--config", str(path), "--review"])
+    assert result.exit_code == 0, result.output
+    assert seen["review"] is True
+    assert "review: timed out after 60 s; the build went on WITHOUT review" in result.output
