@@ -77,6 +77,7 @@ class StageCaller:
         self.policy = (INPUTS + TASK_SOURCE).configure(key_storage=str(storage_dir / "keys"))
         self.outputs: dict[str, StageOutput] = {}
         self.cached: list[str] = []
+        self.earlier: list[StageOutput] = []  # outputs of this run replaced by a later run of the stage
 
     def __call__(self, stage: Stage) -> StageOutput:
         configured = stage_task.with_options(
@@ -90,6 +91,12 @@ class StageCaller:
             state = configured.with_options(refresh_cache=True)(*args, return_state=True)
             out = state.result()
         cached = state.name == "Cached"
+        # A stage run twice (the label stage after a review): its earlier run's LM traffic counts too.
+        if out.stage in self.outputs:
+            if out.stage in self.cached:
+                self.cached.remove(out.stage)
+            else:
+                self.earlier.append(self.outputs[out.stage])
         if cached:
             self.cached.append(out.stage)
         self.outputs[out.stage] = out
@@ -124,8 +131,8 @@ class StageCaller:
     def lm_requests(self) -> dict[str, int]:
         """LM traffic of this run only: a cached stage sent nothing."""
         totals = {"sent": 0, "cache_hits": 0, "retries": 0, "failed": 0}
-        for stage, out in self.outputs.items():
-            if stage in self.cached:
+        for out in (*self.earlier, *self.outputs.values()):
+            if out.stage in self.cached and self.outputs[out.stage] is out:
                 continue
             for key in totals:
                 totals[key] += out.counts.get(f"lm_{key}", 0)
