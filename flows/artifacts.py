@@ -19,6 +19,7 @@ from prefect.artifacts import (
 from pipeline.core.io import StageOutput, scan_table
 from pipeline.evaluate.validate import checks_table
 from pipeline.evaluate.report import results_table
+from pipeline.label.review import review_line
 
 CELL_CHARS = 200
 
@@ -174,6 +175,7 @@ def publish_summary(summary: dict[str, Any], reports: list[dict[str, Any]]) -> N
         f"- evaluation report: [{summary['report']}]({Path(summary['report']).resolve().as_uri()})",
         f"- LM requests this run: {lm['sent']} sent, {lm['cache_hits']} from cache, {lm['failed']} failed",
         f"- stages reused from cache: {', '.join(summary['cached_stages']) or 'none'}",
+        *([review_line(summary["review"])] if summary.get("review") else []),
         "",
         results_table(reports),
         "",

@@ -19,7 +19,7 @@ from prefect.cache_policies import INPUTS, TASK_SOURCE
 from prefect.runtime import flow_run
 
 import pipeline
-from pipeline.core.config import BuildConfig, ConfigError, load_config
+from pipeline.core.config import BuildConfig, ConfigError, ReviewConfig, load_config
 from pipeline.core.io import StageOutput, output_intact, remove_partial_files, run_lock, tree_fingerprint
 from pipeline.cost.budget import Budget
 from pipeline.cost.ledger import ledger_markdown, read_ledger, spent
@@ -35,6 +35,7 @@ from flows.artifacts import (
     publish_validation,
 )
 from flows.audit import publish_stage_artifacts
+from flows.review import review_labels
 
 CODE_VERSION = tree_fingerprint(Path(pipeline.__file__).parent)
 BY_NAME = {stage.name: stage for stage in STAGES}
@@ -67,13 +68,16 @@ class StageCaller:
         # Prompt templates shape every LM request and judge verdict: a change to one reruns stages.
         code = f"{CODE_VERSION}+prompts:{tree_fingerprint(base_dir / cfg.prompts_dir, '**/*')}"
         self.cfg, self.base_dir = cfg, base_dir
-        self.common = (cfg.model_dump_json(), str(base_dir), code)
+        # `review` changes no stage's output (the annotation files it writes are the label stage's
+        # cache inputs), so turning it on or off reuses every cached stage.
+        self.common = (cfg.model_dump_json(exclude={"review"}), str(base_dir), code)
         storage_dir = base_dir / cfg.output_dir / cfg.version / ".prefect"
         # A Path (not an unsaved block) makes Prefect use local files under the run directory.
         self.storage = storage_dir / "results"
         self.policy = (INPUTS + TASK_SOURCE).configure(key_storage=str(storage_dir / "keys"))
         self.outputs: dict[str, StageOutput] = {}
         self.cached: list[str] = []
+        self.earlier: list[StageOutput] = []  # outputs of this run replaced by a later run of the stage
 
     def __call__(self, stage: Stage) -> StageOutput:
         configured = stage_task.with_options(
@@ -87,6 +91,12 @@ class StageCaller:
             state = configured.with_options(refresh_cache=True)(*args, return_state=True)
             out = state.result()
         cached = state.name == "Cached"
+        # A stage run twice (the label stage after a review): its earlier run's LM traffic counts too.
+        if out.stage in self.outputs:
+            if out.stage in self.cached:
+                self.cached.remove(out.stage)
+            else:
+                self.earlier.append(self.outputs[out.stage])
         if cached:
             self.cached.append(out.stage)
         self.outputs[out.stage] = out
@@ -121,8 +131,8 @@ class StageCaller:
     def lm_requests(self) -> dict[str, int]:
         """LM traffic of this run only: a cached stage sent nothing."""
         totals = {"sent": 0, "cache_hits": 0, "retries": 0, "failed": 0}
-        for stage, out in self.outputs.items():
-            if stage in self.cached:
+        for out in (*self.earlier, *self.outputs.values()):
+            if out.stage in self.cached and self.outputs[out.stage] is out:
                 continue
             for key in totals:
                 totals[key] += out.counts.get(f"lm_{key}", 0)
@@ -130,10 +140,13 @@ class StageCaller:
 
 
 @flow(name="build-benchmark", log_prints=True)
-def build(config_path: str, version: str | None = None, base_dir: str = ".") -> dict[str, Any]:
-    """The stage table, in order (see pipeline.stages.table)."""
+def build(config_path: str, version: str | None = None, base_dir: str = ".", review: bool = False) -> dict[str, Any]:
+    """The stage table, in order (see pipeline.stages.table); `review` pauses after labeling for a
+    review in the UI (the config's `review:` settings, or the defaults)."""
     root = Path(base_dir).resolve()
     cfg = load_config(config_path, version)
+    if review and cfg.review is None:
+        cfg = cfg.model_copy(update={"review": ReviewConfig()})
     missing = cfg.missing_prompt_files(root)
     if missing:
         raise ConfigError(f"{config_path}: prompt templates not found under {root / cfg.prompts_dir}: {', '.join(missing)}")
@@ -166,11 +179,19 @@ def _build_stages(cfg: BuildConfig, root: Path) -> dict[str, Any]:
     budget = Budget(cfg.budget_usd, stage_bounds(plan))
     run_id = str(flow_run.id or "local")
     stage = StageCaller(cfg, root)
+    reviewed: dict[str, Any] | None = None
     for spec in STAGES:
         budget.check(spec.name)
         # A release that failed validation stops at publish, before anything is written.
         stage(spec)
         budget.add_spent(read_ledger(run_dir, [spec.name], run_id))
+        if spec.name == "label" and cfg.review is not None:
+            reviewed = review_labels(cfg, root, *(stage.outputs[n] for n in ("route", "generate", "label")))
+            if reviewed.get("file"):
+                # The new annotation file is a cache input of the label stage: it relabels (its
+                # judges' answers come from the response cache) with the corrections applied.
+                logger.info("label: applying the review before assembly")
+                stage(spec)
     assembled, evaluated, published = (stage.outputs[n] for n in ("assemble", "evaluate", "publish"))
     ledger = read_ledger(run_dir, [s.name for s in STAGES], run_id)
     logger.info("spend ledger of this run:\n%s", ledger_markdown(ledger))
@@ -196,6 +217,7 @@ def _build_stages(cfg: BuildConfig, root: Path) -> dict[str, Any]:
         "plan_usd": plan["total_usd"],
         "cached_stages": stage.cached,
         "stages": {name: out.counts for name, out in stage.outputs.items()},
+        "review": reviewed,
     }
     publish_summary(summary, json.loads(Path(evaluated.path).read_text())["reports"])
     return summary

@@ -54,6 +54,8 @@ def _exit_interrupted() -> NoReturn:
 def build(
     config: Path = typer.Option(..., "--config", "-c", help="Benchmark-version config (YAML)."),
     version: Optional[str] = typer.Option(None, "--version", help="Override the config's version name."),
+    review: bool = typer.Option(False, "--review", help="Pause after labeling for a review in the Prefect UI "
+                                "(the config's `review:` settings, or 3 items per subset and a 1-hour timeout)."),
 ) -> None:
     """Run the whole build flow for one benchmark version."""
     from pipeline.core.config import ConfigError, load_config
@@ -80,7 +82,7 @@ def build(
             start_private_server(Path(cfg.output_dir) / cfg.version / ".prefect/server.log", typer.echo)
         from flows.build import build as build_flow
 
-        summary = build_flow(config_path=str(config), version=version)
+        summary = build_flow(config_path=str(config), version=version, review=review)
     except KeyboardInterrupt:
         _exit_interrupted()
     except (
@@ -105,6 +107,10 @@ def build(
                f"{lm['failed']} failed")  # fmt: skip
     if lm["failed"]:
         typer.echo("  failed requests are failed items in the decision log; run again to retry just those")
+    if summary.get("review"):
+        from pipeline.label.review import review_line
+
+        typer.echo(f"  {(review_line(summary['review']) or '').removeprefix('- ').replace('**', '')}")
 
 
 @app.command()

@@ -174,6 +174,14 @@ class PublishConfig(Strict):
     previous_version: str | None = None
 
 
+class ReviewConfig(Strict):
+    """Pause after labeling for a person to confirm or correct a sample of labels in the Prefect UI."""
+
+    subsets: list[str] = Field(default_factory=list)  # subset names (key or display name); empty: all
+    sample: int = Field(default=3, ge=1, le=50)  # items per subset
+    timeout_s: int = Field(default=3600, ge=10)  # then the build goes on unreviewed
+
+
 class BuildConfig(Strict):
     version: str
     seed: int = 0
@@ -196,6 +204,8 @@ class BuildConfig(Strict):
     validation: ValidationConfig = ValidationConfig()
     publish: PublishConfig = PublishConfig()
     budget_usd: float | None = Field(default=None, ge=0)  # stop before a stage whose bound exceeds it
+    # Not a cache input of any stage: the corrections it produces are (annotation files).
+    review: ReviewConfig | None = None
 
     @field_validator("version")
     @classmethod
