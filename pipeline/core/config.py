@@ -70,14 +70,36 @@ class EmbeddingConfig(Strict):
     model: str = "package:all-MiniLM-L6-v2"  # or any sentence-transformers name or folder
     batch_size: int = Field(default=64, ge=1)
     cache_dir: str = "outputs/.embed-cache"
+    # int8: dynamic quantization of the linear layers on CPU (README: speed and decisions measured).
+    precision: Literal["fp32", "int8", "bf16"] = "fp32"
+    device: str = "auto"  # auto: a CUDA GPU when torch sees one (in fp32 there), else the CPU
 
 
 class DecontaminationConfig(Strict):
+    """Thresholds chosen on the tuning half of data/calibration (benchmarks/calibrate_decontam.py)."""
+
     eval_sets: list[EvalSetConfig] = Field(default_factory=list)
-    cosine_threshold: float = Field(default=0.85, gt=0, le=1)
+    cosine_threshold: float = Field(default=0.85, gt=0, le=1)  # cosine alone drops at or above this
+    # Between this and cosine_threshold a lexical signal (or the confirm model) must agree.
+    cosine_review_threshold: float = Field(default=0.85, gt=0, le=1)
+    review_word_overlap: float = Field(default=0.5, ge=0, le=1)  # content-word share that confirms
     ngram_size: int = Field(default=5, ge=1)
-    ngram_threshold: float = Field(default=0.5, gt=0, le=1)
+    ngram_threshold: float = Field(default=0.5, gt=0, le=1)  # share of the shorter text's n-grams
+    # ... and the shared n-grams must be at least this many, or this share of the longer text's:
+    # a short generic eval item inside a long prompt is not a leak of that item.
+    ngram_min_shared: int = Field(default=8, ge=1)
+    ngram_longer_share: float = Field(default=0.5, ge=0, le=1)
+    template_threshold: float = Field(default=0.8, gt=0, le=1)  # masked n-grams, share of the longer
+    template_min_words: int = Field(default=10, ge=1)  # masked matches of shorter texts are too generic
+    span_min_words: int = Field(default=8, ge=1)  # a shared run this long that covers ...
+    span_shorter_share: float = Field(default=0.8, gt=0, le=1)  # ... this share of the shorter text
+    span_long_words: int = Field(default=25, ge=1)  # a shared run this long counts on its own
     top_k: int = Field(default=3, ge=1)  # nearest eval items checked per prompt
+    lexical_candidates: int = Field(default=3, ge=0)  # eval items sharing most masked n-grams, checked too
+    # A model of `models:` asked whether a borderline pair is the same task (LMSYS llm-decontaminator's
+    # idea); None: lexical evidence alone decides in the band.
+    confirm_model: str | None = None
+    confirm_template: str = "decontam/confirm.txt"
 
     @field_validator("eval_sets")
     @classmethod
@@ -199,6 +221,7 @@ class BuildConfig(Strict):
         if self.routing.classifier:
             used += [("routing classifier", n) for n in self.routing.classifier.models]
         used += [(f"scorer {s.name}", s.model) for s in self.evaluate.scorers]
+        used += [("decontamination confirm_model", self.decontamination.confirm_model)] * bool(self.decontamination.confirm_model)
         unknown = [f"{where}: {name}" for where, name in used if name not in known]
         if unknown:
             raise ValueError(f"unknown model names (not in `models`): {', '.join(unknown)}")
@@ -211,6 +234,7 @@ class BuildConfig(Strict):
         if self.routing.classifier is not None:
             names.append(self.routing.classifier.template or self.routing.default_template)
         names += [s.template for s in self.evaluate.scorers]
+        names += [self.decontamination.confirm_template] if self.decontamination.confirm_model else []
         return sorted({n for n in names if n})
 
     def missing_prompt_files(self, base_dir: Path) -> list[str]:
