@@ -79,9 +79,9 @@ class DecontaminationConfig(Strict):
     """Thresholds chosen on the tuning half of data/calibration (benchmarks/calibrate_decontam.py)."""
 
     eval_sets: list[EvalSetConfig] = Field(default_factory=list)
-    cosine_threshold: float = Field(default=0.85, gt=0, le=1)  # cosine alone drops at or above this
+    cosine_threshold: float = Field(default=0.9, gt=0, le=1)  # cosine alone drops at or above this
     # Between this and cosine_threshold a lexical signal (or the confirm model) must agree.
-    cosine_review_threshold: float = Field(default=0.85, gt=0, le=1)
+    cosine_review_threshold: float = Field(default=0.8, gt=0, le=1)
     review_word_overlap: float = Field(default=0.5, ge=0, le=1)  # content-word share that confirms
     ngram_size: int = Field(default=5, ge=1)
     ngram_threshold: float = Field(default=0.5, gt=0, le=1)  # share of the shorter text's n-grams

@@ -76,8 +76,8 @@ def _with_precision(model: Any, precision: str) -> Any:
     if precision == "int8":
         # Linear layers hold nearly all of a MiniLM's compute; their int8 kernels (fbgemm) are
         # what makes this path faster on CPU. Weights are quantized once, activations per batch.
-        module = model[0].auto_model
-        model[0].auto_model = torch.ao.quantization.quantize_dynamic(module, {torch.nn.Linear}, dtype=torch.qint8)
+        # In place: the module's forward reaches the transformer under another attribute name.
+        torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
     elif precision == "bf16":
         model = model.to(torch.bfloat16)
     return model
