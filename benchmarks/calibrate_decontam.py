@@ -18,11 +18,13 @@ import json
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import numpy as np
+
 from pipeline.core.config import DecontaminationConfig
 from pipeline.core.records import normalize
 from pipeline.decontam.detector import Detector
 from pipeline.decontam.embed import Embedder, EmbeddingCache
-from pipeline.decontam.evalsets import bundled_specs
+from pipeline.decontam.evalsets import bundled_specs, load_eval_items
 from pipeline.decontam.lexical import Forms, Lexical, score
 from pipeline.decontam.overlap import canonical
 from pipeline.decontam.rules import signal
@@ -94,14 +96,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkset", type=Path, default=ROOT / "data/calibration/decontam_checkset.jsonl")
     parser.add_argument("--cache-dir", type=Path, default=ROOT / "outputs/.embed-cache")
+    parser.add_argument("--lexical-only", action="store_true", help="no embeddings: exact and lexical signals")
     args = parser.parse_args()
 
     rows = [json.loads(line) for line in args.checkset.read_text().splitlines() if line.strip()]
     cfg = DecontaminationConfig(eval_sets=bundled_specs(ROOT))
-    cache = EmbeddingCache(Embedder("package:all-MiniLM-L6-v2"), args.cache_dir)
-    detector = Detector.load(cfg, cache, ROOT)
     texts = [normalize(r["text"]) for r in rows]
-    vectors = cache.get("checkset", texts)
+    if args.lexical_only:  # every cosine 0: only the exact and lexical signals can fire
+        items = [i for spec in cfg.eval_sets for i in load_eval_items(spec, ROOT)]
+        detector = Detector(cfg, items, np.zeros((len(items), 1), dtype=np.float32))
+        vectors = np.zeros((len(texts), 1), dtype=np.float32)
+        print("LEXICAL SIGNALS ONLY (no embeddings): the `before` columns are not meaningful here")
+    else:
+        cache = EmbeddingCache(Embedder("package:all-MiniLM-L6-v2"), args.cache_dir)
+        detector = Detector.load(cfg, cache, ROOT)
+        vectors = cache.get("checkset", texts)
     matches = detector.check(texts, vectors)
     after = [m is not None for m in matches]
     exact = [canonical(t) in detector.exact for t in texts]
