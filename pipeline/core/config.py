@@ -76,7 +76,7 @@ class EmbeddingConfig(Strict):
 
 
 class DecontaminationConfig(Strict):
-    """Thresholds chosen on the tuning half of data/calibration (benchmarks/calibrate_decontam.py)."""
+    """Thresholds and why: README (Calibration); measured by benchmarks/calibrate_decontam.py."""
 
     eval_sets: list[EvalSetConfig] = Field(default_factory=list)
     cosine_threshold: float = Field(default=0.9, gt=0, le=1)  # cosine alone drops at or above this
