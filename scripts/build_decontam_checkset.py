@@ -38,7 +38,9 @@ POSITIVE_SETS = [
     "arena_hard",
     "bbh",
 ]
-KINDS = ["exact", "surface", "prefix", "suffix", "truncated", "paraphrase", "numbers"]
+KINDS = ["exact", "surface", "prefix", "suffix", "truncated", "paraphrase", "numbers",
+         "truncated_heavy", "reordered", "embedded", "names_units"]
+SHORT_ITEM_NEGATIVES = 150  # clean long prompts with a short generic eval question inside
 # How many clean prompts to draw from each pool (None: every eligible prompt).
 NEGATIVE_QUOTA = {
     "oasst_prompts": 700,
@@ -95,6 +97,26 @@ TRAILERS = [
     "Use bullet points if that helps.",
     "Please don't skip any steps.",
     "Cheers!",
+]
+
+# A question embedded in a longer request: (before, after) around the item.
+FRAMES = [
+    ("I'm putting together a study guide for my class and want one worked example in it. This is the one I picked:",
+     "Could you write it up with a full answer, and then suggest two follow-up questions of similar difficulty?"),
+    ("My team has a weekly quiz and it's my turn to host. Before I use this one I want to be sure about it:",
+     "Please answer it, and tell me whether you think it is too easy or too hard for adults."),
+    ("I'm testing a few chatbots for a blog post and I give each of them the same thing to do.",
+     "After you answer, rate how confident you are from 1 to 10 and say what would change your mind."),
+    ("Context: I tutor a high-school student twice a week and she brought this to our last session.",
+     "Explain it the way you would to her, without skipping the reasoning, and keep it friendly."),
+    ("For a workshop on clear writing I need a model answer to something concrete, so here it is:",
+     "Write the answer first, then a short note on why it is structured the way it is."),
+    ("My manager forwarded me this and asked for a reply by the end of the day.",
+     "I'd like something I can paste straight into an email, plus one sentence summarising it."),
+    ("I've been arguing with my roommate about this for an hour and we agreed to ask an AI.",
+     "Give us the answer and settle it, but be fair to both sides if there is any doubt."),
+    ("I'm building a small practice set for myself and want to check my own answer to this one first.",
+     "Don't just give the result: walk me through it so I can compare with what I did."),
 ]
 
 # Paraphrase table: each entry applies at word boundaries, case-insensitively, in one pass
@@ -298,6 +320,68 @@ def truncated(text: str, rng: random.Random) -> str | None:
     return text[: words[keep - 1].end()]
 
 
+def truncated_heavy(text: str, rng: random.Random) -> str | None:
+    """A question cut to its first words: the first 35% of the words (at least 8)."""
+    words = list(WORDS.finditer(text))
+    if len(words) < 20:
+        return None
+    keep = max(8, round(0.35 * len(words)))
+    return text[: words[keep - 1].end()]
+
+
+SENTENCE_SPLIT = re.compile(r"(?<=[.?!])\s+(?=[A-Z\"'(])")
+
+
+def reordered(text: str, rng: random.Random) -> str | None:
+    """Sentences in another order (the question first, or rotated); a one-sentence item has its
+    clauses around the first comma swapped; items with neither are skipped."""
+    parts = [p for p in SENTENCE_SPLIT.split(text.strip()) if p]
+    if len(parts) >= 2:
+        if rng.random() < 0.5:
+            order = parts[-1:] + parts[:-1]
+        else:
+            order = parts[:]
+            while order == parts:
+                rng.shuffle(order)
+        return " ".join(order)
+    head, sep, tail = text.strip().partition(", ")
+    if not sep or len(head.split()) < 3 or len(tail.split()) < 3:
+        return None
+    end = tail[-1] if tail[-1] in ".?!" else ""
+    tail = tail[:-1] if end else tail
+    return tail[:1].upper() + tail[1:] + ", " + head[:1].lower() + head[1:] + end
+
+
+def embedded(text: str, rng: random.Random) -> str | None:
+    """Items under 8 words are skipped: a short question inside a longer request is, like the
+    `clean:short-item-in-long` rows, not counted as that item (the containment rule's 8-word floor)."""
+    if len(canonical(text).split()) < MIN_CONTAINED_WORDS:
+        return None
+    before, after = rng.choice(FRAMES)
+    return before + rng.choice([" ", "\n\n"]) + text.strip() + rng.choice([" ", "\n\n"]) + after
+
+
+NAMES = ["Maria", "Kwame", "Priya", "Tomasz", "Aiko", "Diego", "Fatima", "Oliver", "Lena", "Hassan"]
+CAP_NAME = re.compile(r"(?<=[a-z,;] )([A-Z][a-z]{2,})\b")
+UNIT_SWAP = {"miles": "kilometers", "kilometers": "miles", "hours": "minutes", "minutes": "hours",
+             "dollars": "euros", "pounds": "kilograms", "feet": "meters", "meters": "feet", "cups": "liters",
+             "days": "weeks", "weeks": "days", "inches": "centimeters"}
+UNIT_RE = re.compile(r"\b(" + "|".join(UNIT_SWAP) + r")\b")
+
+
+def names_units(text: str, rng: random.Random) -> str | None:
+    """A template reused: every integer changed (as `numbers`), and names (capitalised words inside a
+    sentence) and common units swapped for others; items with no name or unit to change are skipped."""
+    out = numbers(text, rng) or text
+    names = sorted(set(CAP_NAME.findall(out)))
+    swap = {n: rng.choice([m for m in NAMES if m != n]) for n in names}
+    out = CAP_NAME.sub(lambda m: swap[m.group(1)], out)
+    out2 = UNIT_RE.sub(lambda m: UNIT_SWAP[m.group(1)], out)
+    if not (names or out2 != out):
+        return None
+    return out2 if out2 != text else None
+
+
 def paraphrase(text: str, rng: random.Random) -> str | None:
     head, rest, changed = "", text, 0
     lead = len(text) - len(text.lstrip())
@@ -342,6 +426,10 @@ TRANSFORMS = {
     "truncated": truncated,
     "paraphrase": paraphrase,
     "numbers": numbers,
+    "truncated_heavy": truncated_heavy,
+    "reordered": reordered,
+    "embedded": embedded,
+    "names_units": names_units,
 }
 
 # ----------------------------------------------------------------------------- build
@@ -390,6 +478,26 @@ def containment(texts: set[str], eval_canon: dict[str, set[str]]) -> dict[str, s
                     hits[t] |= names
     return hits
 
+
+
+SHORT_SETS = ["alpaca_eval", "truthfulqa", "xstest", "coconot", "mt_bench", "self_instruct_user_oriented"]
+JOINERS = ["Also, unrelated: ", "One more thing. ", "Oh, and a side question: ", "PS: ", ""]
+
+
+def short_item_negatives(evals: dict, eligible: dict, drawn: set[str]) -> list[dict]:
+    """Long genuine prompts (40+ words, not drawn above) with a short eval question (3-7 words) added
+    as an aside: the prompt is not that eval item, so it is clean (issue 20: a short generic question
+    inside a long prompt must not drop it)."""
+    shorts = sorted({item["text"].strip() for name in SHORT_SETS for item in evals[name]
+                     if 3 <= len(canonical(item["text"]).split()) <= 7})  # fmt: skip
+    longs = [(pool, p) for pool in ("oasst_prompts", "hh_rlhf_harmless_base_test", "self_instruct_seed")
+             for p in eligible[pool] if len(p["prompt"].split()) >= 40 and f"clean/{pool}/{p['id']}" not in drawn]
+    rng = random.Random(f"{SEED}:short-item-negatives")
+    out = []
+    for pool, p in rng.sample(longs, min(SHORT_ITEM_NEGATIVES, len(longs))):
+        text = p["prompt"].rstrip() + rng.choice(["\n\n", " "]) + rng.choice(JOINERS) + rng.choice(shorts)
+        out.append(row(f"clean/short-item-in-long/{pool}/{p['id']}", text, "clean", "clean:short-item-in-long"))
+    return out
 
 
 def row(rid: str, text: str, label: str, kind: str, eval_set: str = "", eval_id: str = "") -> dict:
@@ -467,6 +575,8 @@ def main() -> None:
             p = cand[i]
             rows.append(row(f"clean/{pool}/{p['id']}", p["prompt"], "clean", f"clean:{pool}"))
         negatives[pool] = n
+    drawn = {r["id"] for r in rows}
+    rows.extend(short_item_negatives(evals, eligible, drawn))
 
     ids = [r["id"] for r in rows]
     assert len(ids) == len(set(ids)), "duplicate ids"
@@ -534,6 +644,16 @@ def write_readme(rows, skipped, natural, excluded, eligible, negatives, eval_reg
         "a different one with the same number of digits; items without integers skipped",
         "natural": "OASST1 validation root prompts equal to an AlpacaEval prompt after lower-casing and "
         "collapsing whitespace (a real-world leak: AlpacaEval's `oasst` prompts come from there)",
+        "truncated_heavy": "a question cut to its first words: the first 35% of the words (at least 8); items "
+        "under 20 words skipped",
+        "reordered": "sentences in another order (the last one first, or shuffled); a one-sentence item has the "
+        "clauses around its first comma swapped; items with neither skipped",
+        "embedded": f"the item inside a longer request: one of {len(FRAMES)} hand-written framings, a sentence "
+        "or two before and a request after; items under 8 words skipped (a short question inside a longer "
+        "request is not counted as that item, as for `clean:short-item-in-long`)",
+        "names_units": "a template reused: every integer changed as in `numbers`, capitalised words inside a "
+        f"sentence (names, mostly) replaced from {len(NAMES)} names, common units swapped (miles/kilometers, "
+        "hours/minutes, ...); items with no name or unit skipped",
     }
     for kind in KINDS + ["natural"]:
         add(f"| `{kind}` | {descr[kind]} | {by_kind[kind]} |")
@@ -579,6 +699,12 @@ def write_readme(rows, skipped, natural, excluded, eligible, negatives, eval_reg
             add(f"| {pool} | — | 0 |")
         for reason, n in sorted(c.items()):
             add(f"| {pool} | {reason} | {n} |")
+    add("")
+    add("")
+    add(f"Also clean (`clean:short-item-in-long`, up to {SHORT_ITEM_NEGATIVES} rows): a genuine prompt of 40+ words")
+    add("not drawn above, with a short eval question (3-7 words, from " + ", ".join(SHORT_SETS) + ")")
+    add("added as an aside. The prompt is not that eval item; a detector that counts overlap as a share")
+    add("of the shorter text drops it.")
     add("")
     add(f"In all, {sum(sum(c.values()) for c in excluded.values())} pool prompts were excluded. A clean prompt can still be close to an eval")
     add("item in wording or topic (a shared stock phrase, the same question asked differently): that is")

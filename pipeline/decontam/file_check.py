@@ -32,6 +32,12 @@ DROPPED_SCHEMA = pa.schema(
         ("eval_text", pa.string()),
         ("cosine", pa.float64()),
         ("ngram_overlap", pa.float64()),
+        ("ngram_shared", pa.int64()),
+        ("template_overlap", pa.float64()),
+        ("span_words", pa.int64()),
+        ("span_text", pa.string()),
+        ("word_overlap", pa.float64()),
+        ("llm_confirmed", pa.bool_()),
         ("signal", pa.string()),
     ]
 )
@@ -102,7 +108,9 @@ def summary_lines(report: FileReport, cfg: DecontaminationConfig, input_path: Pa
         f"{input_path}: {report.read} rows read in {report.seconds:.1f} s",
         f"  eval sets: {len(report.eval_sizes)} ({eval_total} items): "
         + ", ".join(f"{k} {v}" for k, v in report.eval_sizes.items()),
-        f"  thresholds: cosine >= {cfg.cosine_threshold}, {cfg.ngram_size}-gram overlap >= {cfg.ngram_threshold}",
+        f"  thresholds: cosine >= {cfg.cosine_threshold} (review from {cfg.cosine_review_threshold}), "
+        f"{cfg.ngram_size}-gram overlap >= {cfg.ngram_threshold}, template >= {cfg.template_threshold}, "
+        f"span >= {cfg.span_min_words} words",
         f"  kept:       {report.kept}",
         f"  dropped:    {sum(report.dropped.values())}"
         + (" (" + ", ".join(f"{k} {v}" for k, v in report.dropped.most_common()) + ")" if report.dropped else ""),

@@ -44,7 +44,8 @@ class RunContext:
 
     def embedding_cache(self) -> EmbeddingCache:
         emb = self.cfg.embeddings
-        return EmbeddingCache(Embedder(emb.model, emb.batch_size, self.progress), self.base_dir / emb.cache_dir)
+        embedder = Embedder(emb.model, emb.batch_size, self.progress, emb.precision, emb.device)
+        return EmbeddingCache(embedder, self.base_dir / emb.cache_dir)
 
     def model_pool(self) -> ModelPool:
         cfg, base = self.cfg, self.base_dir
