@@ -19,7 +19,6 @@ from pipeline.lm.workers import WorkerPool
 
 log = logging.getLogger(__name__)
 Pending = tuple[int, ChatRequest, str]  # (position in the batch, request, its cache key)
-ANSWER_GROUP_WAIT_S = 0.005  # how long a first answer waits for company before it is stored
 
 
 class SingleRequestBackend(Protocol):
@@ -122,23 +121,23 @@ class CachedModel:
     def _answer_pooled(self, todo: list[Pending]) -> Iterator[tuple[int, ChatResult]]:
         """One request per worker thread; yields results in completion order.
 
-        Workers take requests from one queue and put answers on another. This thread wakes for a
-        group of answers (up to half the concurrency, or what came within a few milliseconds) and,
-        in one transaction, stores them and journals the requests that refill the window, before
-        it yields them or hands the refill to the workers: as durable as a commit per request, at
-        a fraction of the cost. The window (twice the concurrency) keeps every worker busy while
-        this thread writes, and memory flat however many requests a stage sends."""
+        Workers take requests from one queue and put answers on another. This thread wakes for
+        whatever answers have arrived and, in one transaction, stores them and journals the
+        requests that take the freed workers' places, before it yields the answers or hands the
+        requests over: as durable as a commit per request, with one commit per wake-up. Only as
+        many requests as there are idle workers are handed over (none wait in the queue), so the
+        journal of sent requests never holds one that was not on its way; memory stays flat
+        however many requests a stage sends."""
         workers = min(self.max_concurrency, len(todo))
         pool = WorkerPool(self.backend.complete, workers, self.name)
         queue = iter(todo)
-        window, group = self.max_concurrency * 2, max(1, workers // 2)
         try:
-            refill = list(islice(queue, window))
+            refill = list(islice(queue, workers))
             self._store([], refill)
             pool.submit(refill)
             while pool.in_flight:
-                answers, failure = pool.finished(group, ANSWER_GROUP_WAIT_S)
-                refill = list(islice(queue, window - pool.in_flight))
+                answers, failure = pool.finished()
+                refill = list(islice(queue, workers - pool.in_flight))
                 self._store(answers, refill)
                 pool.submit(refill)
                 yield from ((i, result) for i, _, result in answers)

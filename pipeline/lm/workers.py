@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import queue
 import threading
-import time
 from typing import Callable, Generic, TypeVar
 
 from pipeline.lm.base import ChatRequest, ChatResult
@@ -49,24 +48,13 @@ class WorkerPool(Generic[T]):
             self._jobs.put(job)
         self.in_flight += len(jobs)
 
-    def finished(self, group: int = 1, wait_s: float = 0.0) -> tuple[list[tuple[int, T, ChatResult]], BaseException | None]:
-        """Answers: blocks for the first, then takes what is there, waiting up to `wait_s` after
-        the first for a group of `group` (while that many are in flight); and the first exception
-        a request raised meanwhile, for the consumer to raise after keeping the answers."""
+    def finished(self) -> tuple[list[tuple[int, T, ChatResult]], BaseException | None]:
+        """Every answer available now (blocks until there is one), and the first exception a
+        request raised meanwhile, for the consumer to raise after keeping the answers."""
         arrived = [self._done.get()]
-        deadline = time.monotonic() + wait_s
-        group = min(group, self.in_flight)
         while True:
             try:
                 arrived.append(self._done.get_nowait())
-                continue
-            except queue.Empty:
-                pass
-            left = deadline - time.monotonic()
-            if len(arrived) >= group or left <= 0:
-                break
-            try:
-                arrived.append(self._done.get(timeout=left))
             except queue.Empty:
                 break
         self.in_flight -= len(arrived)
