@@ -24,6 +24,30 @@ def response_format(schema: dict[str, object], style: SchemaStyle) -> dict[str, 
     return None
 
 
+def chat_body(model: str, request: ChatRequest, schema_style: SchemaStyle) -> dict[str, Any]:
+    """The chat-completions body of one request: what the synchronous backend sends and what a
+    batch file line carries, so both share cache keys and answers."""
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": request.message_dicts(),
+        "temperature": request.temperature,
+        "top_p": request.top_p,
+        "max_tokens": request.max_tokens,
+    }
+    if request.seed is not None:
+        body["seed"] = request.seed
+    if request.stop:
+        body["stop"] = list(request.stop)
+    if request.logprobs:
+        # llama.cpp's server returns chat logprobs only when top_logprobs is set too.
+        body["logprobs"], body["top_logprobs"] = True, 1
+    schema = request.schema()
+    fmt = response_format(schema, schema_style) if schema else None
+    if fmt:
+        body["response_format"] = fmt
+    return body
+
+
 class OpenAICompatBackend:
     kind = "openai"
 
@@ -50,25 +74,7 @@ class OpenAICompatBackend:
         self._caller = SdkCaller(openai, model, self.endpoint, retry)
 
     def complete(self, request: ChatRequest) -> ChatResult:
-        kwargs: dict[str, object] = {
-            "model": self.model,
-            "messages": request.message_dicts(),
-            "temperature": request.temperature,
-            "top_p": request.top_p,
-            "max_tokens": request.max_tokens,
-        }
-        if request.seed is not None:
-            kwargs["seed"] = request.seed
-        if request.stop:
-            kwargs["stop"] = list(request.stop)
-        if request.logprobs:
-            # llama.cpp's server returns chat logprobs only when top_logprobs is set too.
-            kwargs["logprobs"] = True
-            kwargs["top_logprobs"] = 1
-        schema = request.schema()
-        fmt = response_format(schema, self.schema_style) if schema else None
-        if fmt:
-            kwargs["response_format"] = fmt
+        kwargs = chat_body(self.model, request, self.schema_style)
         if self.extra_body:
             kwargs["extra_body"] = self.extra_body
 

@@ -14,33 +14,11 @@ from openai.types.chat import ChatCompletion
 
 from pipeline.lm.base import ChatRequest
 from pipeline.lm.batch.protocol import BatchStatus, LineResult
-from pipeline.lm.openai_compat import DEFAULT_BASE_URL, OpenAICompatBackend, SchemaStyle, response_format
+from pipeline.lm.openai_compat import DEFAULT_BASE_URL, OpenAICompatBackend, SchemaStyle, chat_body
 from pipeline.lm.sdk_errors import resolve_api_key
 
 URL = "/v1/chat/completions"
 ENDED = {"completed", "expired", "cancelled", "failed"}
-
-
-def chat_body(model: str, request: ChatRequest, schema_style: SchemaStyle) -> dict[str, Any]:
-    """The same body the synchronous backend sends, so both share cache keys and answers."""
-    body: dict[str, Any] = {
-        "model": model,
-        "messages": request.message_dicts(),
-        "temperature": request.temperature,
-        "top_p": request.top_p,
-        "max_tokens": request.max_tokens,
-    }
-    if request.seed is not None:
-        body["seed"] = request.seed
-    if request.stop:
-        body["stop"] = list(request.stop)
-    if request.logprobs:
-        body["logprobs"], body["top_logprobs"] = True, 1
-    schema = request.schema()
-    fmt = response_format(schema, schema_style) if schema else None
-    if fmt:
-        body["response_format"] = fmt
-    return body
 
 
 class OpenAIBatches:
