@@ -20,10 +20,12 @@ from prefect.runtime import flow_run
 
 import pipeline
 from pipeline.core.config import BuildConfig, ConfigError, ReviewConfig, load_config
+from pipeline.core.executor_config import ExecutorConfig
 from pipeline.core.io import StageOutput, output_intact, remove_partial_files, run_lock, tree_fingerprint
 from pipeline.cost.budget import Budget
 from pipeline.cost.ledger import ledger_markdown, read_ledger, spent
 from pipeline.cost.plan import build_plan, plan_markdown, stage_bounds
+from pipeline.exec import close_executors
 from pipeline.stages.context import RunContext
 from pipeline.stages.table import STAGES, Stage
 from flows.artifacts import (
@@ -51,11 +53,15 @@ ARTIFACTS: dict[str, tuple[Callable[[StageOutput, bool], None], ...]] = {
 
 @task(name="stage")
 def stage_task(
-    config_json: str, base_dir: str, code: str, stage: str, cache_inputs: object, upstream: dict[str, StageOutput]
+    config_json: str, base_dir: str, code: str, stage: str, cache_inputs: object, upstream: dict[str, StageOutput],
+    executor_json: str = "{}",
 ) -> StageOutput:
-    """Run one stage of the table; every parameter is a cache input."""
+    """Run one stage of the table; every parameter but `executor_json` (where shards run: the
+    same output anywhere) is a cache input."""
     spec = BY_NAME[stage]
-    cfg = BuildConfig.model_validate_json(config_json)
+    cfg = BuildConfig.model_validate_json(config_json).model_copy(
+        update={"executor": ExecutorConfig.model_validate_json(executor_json)}
+    )
     progress = ProgressReporter(stage, spec.progress) if spec.progress else None
     ctx = RunContext(cfg, Path(base_dir), str(flow_run.id or "local"), progress)
     return spec.run(ctx, *(upstream[name] for name in spec.upstream))
@@ -70,11 +76,12 @@ class StageCaller:
         self.cfg, self.base_dir = cfg, base_dir
         # `review` changes no stage's output (the annotation files it writes are the label stage's
         # cache inputs), so turning it on or off reuses every cached stage.
-        self.common = (cfg.model_dump_json(exclude={"review"}), str(base_dir), code)
+        # Nor does where the shards run: a build moved to a cluster reuses every cached stage.
+        self.common = (cfg.model_dump_json(exclude={"review", "executor"}), str(base_dir), code)
         storage_dir = base_dir / cfg.output_dir / cfg.version / ".prefect"
         # A Path (not an unsaved block) makes Prefect use local files under the run directory.
         self.storage = storage_dir / "results"
-        self.policy = (INPUTS + TASK_SOURCE).configure(key_storage=str(storage_dir / "keys"))
+        self.policy = ((INPUTS - "executor_json") + TASK_SOURCE).configure(key_storage=str(storage_dir / "keys"))
         self.outputs: dict[str, StageOutput] = {}
         self.cached: list[str] = []
         self.earlier: list[StageOutput] = []  # outputs of this run replaced by a later run of the stage
@@ -84,7 +91,8 @@ class StageCaller:
             name=stage.name, cache_policy=self.policy, result_storage=self.storage, persist_result=True
         )
         extra = stage.cache_inputs(self.cfg, self.base_dir) if stage.cache_inputs else None
-        args = (*self.common, stage.name, extra, {name: self.outputs[name] for name in stage.upstream})
+        args = (*self.common, stage.name, extra, {name: self.outputs[name] for name in stage.upstream},
+                self.cfg.executor.model_dump_json())  # fmt: skip
         state = configured(*args, return_state=True)
         out = self._cached_output(state)
         if out is None:
@@ -151,7 +159,10 @@ def build(config_path: str, version: str | None = None, base_dir: str = ".", rev
     if missing:
         raise ConfigError(f"{config_path}: prompt templates not found under {root / cfg.prompts_dir}: {', '.join(missing)}")
     with run_lock(root / cfg.output_dir / cfg.version):
-        return _build_stages(cfg, root)
+        try:
+            return _build_stages(cfg, root)
+        finally:
+            close_executors()
 
 
 def _plan(cfg: BuildConfig, root: Path) -> dict[str, Any]:

@@ -40,9 +40,14 @@ class Katan:
 
     def requests_received(self) -> int:
         """Every chat request this server process answered, whatever the status (its stats file)."""
-        if not self.stats_file.exists():
-            return 0
-        return int(json.loads(self.stats_file.read_text())["total"])
+        for _ in range(50):  # the server rewrites the file in place: a read may catch it half-written
+            if not self.stats_file.exists():
+                return 0
+            try:
+                return int(json.loads(self.stats_file.read_text())["total"])
+            except (ValueError, KeyError):
+                time.sleep(0.02)
+        raise RuntimeError(f"{self.stats_file}: llm-katan's stats file stayed unreadable")
 
 
 @contextmanager

@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from pipeline.core.executor_config import ExecutorConfig
 from pipeline.core.locations import EvalSetConfig, SourceConfig
 from pipeline.core.strict import Strict, unique_names
 from pipeline.core.release_config import (  # noqa: F401  (re-exported: pipeline.core.config names them)
@@ -56,6 +57,8 @@ class ModelConfig(Strict):
     retry_wait_s: float = Field(default=1.0, ge=0)
     retry_max_wait_s: float = Field(default=30.0, ge=0)
     timeout_s: float = Field(default=120.0, gt=0)
+    # Requests started per minute, held across every worker of a build (with max_concurrency).
+    requests_per_minute: float | None = Field(default=None, gt=0)
     engine_args: dict[str, object] = Field(default_factory=dict)  # vllm: LLM(**engine_args)
     # openai backend: how the server takes a JSON schema for judges' structured answers
     # ("json_schema": OpenAI, vllm serve; "llama_cpp": llama.cpp's server; "off": parse text).
@@ -188,6 +191,8 @@ class BuildConfig(Strict):
     budget_usd: float | None = Field(default=None, ge=0)  # stop before a stage whose bound exceeds it
     # Not a cache input of any stage: the corrections it produces are (annotation files).
     review: ReviewConfig | None = None
+    # Not a cache input either: every executor and shard count builds the same release.
+    executor: ExecutorConfig = ExecutorConfig()
 
     @field_validator("version")
     @classmethod

@@ -144,6 +144,11 @@ def write_table(rows: Iterable[Any] | pl.DataFrame, path: Path, schema: pa.Schem
     return _atomic_write(path, lambda tmp: frame.write_parquet(tmp))
 
 
+def sink_table(frame: pl.LazyFrame, path: Path) -> Path:
+    """A lazy frame streamed into one parquet file (never whole in memory), atomically."""
+    return _atomic_write(path, lambda tmp: frame.sink_parquet(tmp))
+
+
 def scan_table(path: str | Path) -> pl.LazyFrame:
     path = Path(path)
     if not path.exists():
@@ -194,6 +199,10 @@ class DecisionLog:
 
     def counts(self) -> dict[str, int]:
         return dict(Counter(f"{d.decision}:{d.reason}" for d in self.rows))
+
+    def tally(self) -> dict[str, int]:
+        """Rows per decision (kept, dropped, failed, changed)."""
+        return dict(Counter(d.decision for d in self.rows))
 
     def check_balance(self, items_in: int) -> None:
         """Every item that entered the stage has exactly one kept/dropped/failed row."""

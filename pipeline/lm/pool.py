@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 from pipeline.core.config import ModelConfig
 from pipeline.lm.cache import ResponseCache
@@ -55,13 +56,23 @@ def build_backend(cfg: ModelConfig, models_dir: Path) -> SingleRequestBackend:
 class ModelPool:
     """Lazily built `CachedModel`s sharing one response cache; a context manager that closes them."""
 
-    def __init__(self, configs: list[ModelConfig], cache_path: Path, models_dir: Path, batch_dir: Path | None = None):
+    def __init__(
+        self,
+        configs: list[ModelConfig],
+        cache_path: Path,
+        models_dir: Path,
+        batch_dir: Path | None = None,
+        cache: ResponseCache | None = None,
+        backend_for: Callable[[ModelConfig], SingleRequestBackend] | None = None,
+    ):
+        """`cache` replaces the one at cache_path (a worker's shard cache); `backend_for` builds
+        backends instead of `build_backend` (a cluster worker's gated or remote ones)."""
         self._configs = {c.name: c for c in configs}
+        self._backend_for = backend_for or (lambda cfg: build_backend(cfg, models_dir))
         self._batch_dir = batch_dir or cache_path.parent / "batches"  # where batch ids are saved
         self._models: dict[str, CachedModel] = {}
         self._cache_path = cache_path
-        self._models_dir = models_dir
-        self._cache: ResponseCache | None = None
+        self._cache: ResponseCache | None = cache
 
     def get(self, name: str) -> CachedModel:
         if name not in self._models:
@@ -73,7 +84,7 @@ class ModelPool:
 
                 self._models[name] = batch_model(cfg, self._cache, self._batch_dir)  # type: ignore[assignment]
                 return self._models[name]
-            backend = build_backend(cfg, self._models_dir)
+            backend = self._backend_for(cfg)
             self._models[name] = CachedModel(backend, self._cache, cfg.max_concurrency, name=cfg.name)
         return self._models[name]
 

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import polars as pl
+
 from pipeline.core.config import BuildConfig
 from pipeline.core.io import DecisionLog, StageOutput, file_fingerprint, scan_table, write_table
 from pipeline.core.records import COMPLETION_SCHEMA, PROMPT_SCHEMA, Completion, Label, Prompt
@@ -47,9 +49,12 @@ class RunContext:
         embedder = Embedder(emb.model, emb.batch_size, self.progress, emb.precision, emb.device)
         return EmbeddingCache(embedder, self.base_dir / emb.cache_dir)
 
-    def model_pool(self) -> ModelPool:
+    def model_pool(self, metered: bool = True) -> ModelPool:
+        """The stage's models; `metered` leaves their counts for the stage's ledger on close
+        (sharded stages count per shard instead)."""
         cfg, base = self.cfg, self.base_dir
-        return _MeteredPool(self.lm_usage, cfg.models, base / cfg.lm_cache, base / cfg.models_dir, self.run_dir / "batches")
+        args = (cfg.models, base / cfg.lm_cache, base / cfg.models_dir, self.run_dir / "batches")
+        return _MeteredPool(self.lm_usage, *args) if metered else ModelPool(*args)
 
 
 class _MeteredPool(ModelPool):
@@ -79,9 +84,7 @@ def finish(ctx: RunContext, log: DecisionLog, items_in: int, table: Path, **coun
     log.check_balance(items_in)
     record_ledger(ctx, log.stage)
     log.write(ctx.stage_dir(log.stage) / "decisions.parquet")
-    tally = {"in": items_in, **counts}
-    for decision in log.rows:
-        tally[decision.decision] = tally.get(decision.decision, 0) + 1
+    tally = {"in": items_in, **counts, **log.tally()}
     return StageOutput(log.stage, str(table), file_fingerprint(table), tally)
 
 
@@ -95,7 +98,11 @@ def write_prompts(ctx: RunContext, stage: str, prompts: list[Prompt]) -> Path:
 
 
 def load_prompts(out: StageOutput) -> list[Prompt]:
-    rows = scan_table(out.path).collect().iter_rows(named=True)
+    return load_prompts_at(out.path)
+
+
+def load_prompts_at(path: str | Path) -> list[Prompt]:
+    rows = scan_table(path).collect().iter_rows(named=True)
     return [Prompt(**{**r, "metadata": json.loads(r["metadata"])}) for r in rows]
 
 
@@ -104,8 +111,20 @@ def write_completions(path: Path, completions: list[Completion]) -> Path:
 
 
 def load_completions(out: StageOutput) -> list[Completion]:
-    return [Completion(**r) for r in scan_table(out.path).collect().iter_rows(named=True)]
+    return load_completions_at(out.path)
+
+
+def load_completions_at(path: str | Path, prompt_ids: set[str] | None = None) -> list[Completion]:
+    """The completions of a table (of these prompts only, given `prompt_ids`)."""
+    frame = scan_table(path)
+    if prompt_ids is not None:
+        frame = frame.filter(pl.col("prompt_id").is_in(list(prompt_ids)))
+    return [Completion(**r) for r in frame.collect().iter_rows(named=True)]
 
 
 def load_labels(out: StageOutput) -> list[Label]:
-    return [Label(**r) for r in scan_table(out.path).collect().iter_rows(named=True)]
+    return load_labels_at(out.path)
+
+
+def load_labels_at(path: str | Path) -> list[Label]:
+    return [Label(**r) for r in scan_table(path).collect().iter_rows(named=True)]

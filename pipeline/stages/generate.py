@@ -11,12 +11,16 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
+from pipeline.core.config import BuildConfig
 from pipeline.core.io import DecisionLog, StageOutput, write_table
+from pipeline.exec.shards import ShardJob
 from pipeline.core.records import TRANSFORM_SCHEMA, Completion, Prompt, completion_id
 from pipeline.lm import ChatResult, ModelPool
-from pipeline.stages.context import RunContext, finish, lm_counts, load_prompts, write_completions
+from pipeline.stages.context import RunContext, load_prompts_at, write_completions
+from pipeline.stages.sharded import concat_parts, finish_parts, lm_totals, part_paths, run_shards
 from pipeline.subsets.base import Planned, Sampler, Subset
 from pipeline.subsets.registry import enabled as enabled_subsets
 from pipeline.subsets.rewrite import ATTEMPTS, Transform, parse_rewrite
@@ -135,15 +139,24 @@ def _completion(cid: str, item: Planned, result: ChatResult, params: str) -> Com
     )  # fmt: skip
 
 
+def shard_work(job: ShardJob, pool: ModelPool, progress: Progress | None) -> dict[str, Any]:
+    """One shard: its prompts' transforms, answers and derived candidates, as parts."""
+    cfg = BuildConfig.model_validate_json(job.config_json)
+    ctx = RunContext(cfg, Path(job.base_dir), job.run_id, progress)
+    prompts = [p for p in load_prompts_at(job.input("route")) if job.wants(p.prompt_id)]
+    log = DecisionLog(STAGE, job.run_id)
+    # A provider batch takes hours whatever its size: batch models get the shard's requests at once.
+    size = BATCH_SIZE if not any(m.batch for m in cfg.models) else 10**9
+    generated = generate(enabled_subsets(cfg), prompts, pool, Sampler(cfg.seed, ctx.templates()), log, progress, size)
+    log.check_balance(generated.items)
+    write_table(generated.transforms, job.part_dir / "transforms.parquet", TRANSFORM_SCHEMA)
+    write_completions(job.part_dir / "completions.parquet", generated.completions)
+    log.write(job.part_dir / "decisions.parquet")
+    return {"prompts": len(prompts), "in": generated.items, **log.tally()}
+
+
 def run(ctx: RunContext, routed: StageOutput) -> StageOutput:
-    log = DecisionLog(STAGE, ctx.run_id)
-    prompts = load_prompts(routed)
-    sampler = Sampler(ctx.cfg.seed, ctx.templates())
-    with ctx.model_pool() as pool:
-        # A provider batch takes hours whatever its size: batch models get the stage's requests at once.
-        size = BATCH_SIZE if not any(m.batch for m in ctx.cfg.models) else 10**9
-        generated = generate(enabled_subsets(ctx.cfg), prompts, pool, sampler, log, ctx.progress, size)
-        lm = pool.total()
-    write_table(generated.transforms, ctx.stage_dir(STAGE) / "transforms.parquet", TRANSFORM_SCHEMA)
-    table = write_completions(ctx.stage_dir(STAGE) / "completions.parquet", generated.completions)
-    return finish(ctx, log, generated.items, table, **lm_counts(lm))
+    summaries = run_shards(ctx, STAGE, f"{__name__}:shard_work", {"route": routed})
+    concat_parts(part_paths(ctx, STAGE, "transforms.parquet"), ctx.stage_dir(STAGE) / "transforms.parquet")
+    table = concat_parts(part_paths(ctx, STAGE, "completions.parquet"), ctx.stage_dir(STAGE) / "completions.parquet")
+    return finish_parts(ctx, STAGE, sum(s["in"] for s in summaries), table, **lm_totals(summaries))

@@ -19,7 +19,19 @@ from pipeline.core.io import DecisionLog, StageOutput, atomic_write_text, record
 from pipeline.core.records import LABEL_SCHEMA, Completion, Label, Prompt
 from pipeline.label import human, human_review
 from pipeline.label.base import Labeler, LabelResult
-from pipeline.stages.context import RunContext, finish, lm_counts, load_completions, load_prompts
+from pipeline.core.config import BuildConfig
+from pipeline.exec.shards import ShardJob
+from pipeline.lm import ModelPool
+from pipeline.stages.context import (
+    RunContext,
+    finish,
+    load_completions,
+    load_completions_at,
+    load_labels_at,
+    load_prompts,
+    load_prompts_at,
+)
+from pipeline.stages.sharded import concat_parts, lm_totals, part_paths, run_shards
 from pipeline.subsets.base import LabelEnv, Subset
 from pipeline.subsets.registry import enabled as enabled_subsets
 
@@ -66,7 +78,14 @@ def label(
     log: DecisionLog,
     progress: Progress | None = None,
 ) -> Labeling:
-    auto = automatic(completions, prompts, subsets, env, progress)
+    return finalize(automatic(completions, prompts, subsets, env, progress), completions, prompts, annotations_dir, log)
+
+
+def finalize(
+    auto: list[Label], completions: Sequence[Completion], prompts: dict[str, Prompt], annotations_dir: Path,
+    log: DecisionLog,
+) -> Labeling:  # fmt: skip
+    """Human annotations over the automatic labels, one decision per completion, the report."""
     annotations = human.load_annotations(annotations_dir)
     final, overrides = human.apply_annotations(auto, annotations)
     overridden = {o["completion_id"]: o for o in overrides}
@@ -121,17 +140,29 @@ def labeling_report(
     }
 
 
+def shard_work(job: ShardJob, pool: ModelPool, progress: Progress | None) -> dict[str, Any]:
+    """One shard: the automatic labels of its prompts' completions, as a part (the judges' LM
+    requests are all here; annotations and the report need every label and run after)."""
+    cfg = BuildConfig.model_validate_json(job.config_json)
+    ctx = RunContext(cfg, Path(job.base_dir), job.run_id, progress)
+    prompts = {p.prompt_id: p for p in load_prompts_at(job.input("route")) if job.wants(p.prompt_id)}
+    completions = load_completions_at(job.input("generate"), set(prompts))
+    auto = automatic(completions, prompts, enabled_subsets(cfg), LabelEnv(ctx.templates(), pool.get), progress)
+    if len(auto) != len(completions):
+        raise AssertionError(f"shard {job.name}: {len(completions)} completions in but {len(auto)} labels")
+    write_table(auto, job.part_dir / "auto.parquet", LABEL_SCHEMA)
+    return {"prompts": len(prompts), "in": len(completions), "labels": len(auto)}
+
+
 def run(ctx: RunContext, routed: StageOutput, generated: StageOutput) -> StageOutput:
     """Labels, and `report.json`: per subset and labeler counts, abstains, disagreements, and
     agreement with the human annotations."""
+    summaries = run_shards(ctx, STAGE, f"{__name__}:shard_work", {"route": routed, "generate": generated})
+    auto_path = concat_parts(part_paths(ctx, STAGE, "auto.parquet"), ctx.stage_dir(STAGE) / "automatic.parquet")
     log = DecisionLog(STAGE, ctx.run_id)
     prompts = {p.prompt_id: p for p in load_prompts(routed)}
     completions = load_completions(generated)
-    with ctx.model_pool() as pool:
-        env = LabelEnv(ctx.templates(), pool.get)
-        labeling = label(completions, prompts, enabled_subsets(ctx.cfg), env, ctx.base_dir / ctx.cfg.annotations_dir,
-                         log, ctx.progress)  # fmt: skip
-        lm = pool.total()
+    labeling = finalize(load_labels_at(auto_path), completions, prompts, ctx.base_dir / ctx.cfg.annotations_dir, log)
     atomic_write_text(ctx.stage_dir(STAGE) / "report.json", json.dumps(labeling.report, indent=2))
     table = write_table(labeling.labels, ctx.stage_dir(STAGE) / "labels.parquet", LABEL_SCHEMA)
-    return finish(ctx, log, len(completions), table, **lm_counts(lm))
+    return finish(ctx, log, len(completions), table, **lm_totals(summaries))
