@@ -15,6 +15,10 @@ from typing import Any, Mapping
 SECRET_KEYS = ("key", "secret", "token")
 
 
+class StoreError(RuntimeError):
+    """The object store cannot be used as configured; one line naming the URL, never a secret."""
+
+
 def s3fs_options(storage_options: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Keyword arguments for `s3fs.S3FileSystem`: explicit options win over the environment.
     Retries are few and the connect timeout short, so an unreachable endpoint fails in seconds."""
@@ -66,7 +70,7 @@ def scrub(text: str, fs_opts: Mapping[str, Any]) -> str:
     return text
 
 
-def explain(exc: BaseException, url: str, fs_opts: Mapping[str, Any]) -> RuntimeError:
+def explain(exc: BaseException, url: str, fs_opts: Mapping[str, Any]) -> StoreError:
     """One line naming the URL and what is wrong (no traceback chain, no secret)."""
     name, text = type(exc).__name__, str(exc)
     lowered = f"{name} {text}".lower()
@@ -82,4 +86,4 @@ def explain(exc: BaseException, url: str, fs_opts: Mapping[str, Any]) -> Runtime
     else:
         first = text.strip().splitlines()[0][:300] if text.strip() else ""
         reason = f"{name}: {first}" if first else name
-    return RuntimeError(scrub(f"{url}: {reason}", fs_opts))
+    return StoreError(scrub(f"{url}: {reason}", fs_opts))
