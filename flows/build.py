@@ -27,7 +27,7 @@ from pipeline.cost.budget import Budget
 from pipeline.cost.ledger import ledger_markdown, read_ledger, spent
 from pipeline.cost.plan import build_plan, plan_markdown, stage_bounds
 from pipeline.stages.context import RunContext
-from pipeline.stages.remote_sync import pull_run, push_stage
+from pipeline.stages.remote_sync import push_stage
 from pipeline.stages.table import STAGES, Stage
 from flows.artifacts import (
     ProgressReporter,
@@ -38,6 +38,7 @@ from flows.artifacts import (
     publish_validation,
 )
 from flows.audit import publish_stage_artifacts
+from flows.remote_cache import pull
 from flows.review import review_labels
 
 CODE_VERSION = tree_fingerprint(Path(pipeline.__file__).parent)
@@ -165,7 +166,7 @@ def build(config_path: str, version: str | None = None, base_dir: str = ".", rev
     store = run_store(cfg)  # a remote output is checked here, before any stage
     with run_lock(local_run_dir(cfg, root)):
         if store is not None:
-            pull_run(store, local_run_dir(cfg, root), get_run_logger().info)
+            pull(store, local_run_dir(cfg, root), get_run_logger().info)
         return _build_stages(cfg, root, store)
 
 

@@ -116,9 +116,9 @@ def moto_s3_server(port: int | None = None) -> Iterator[str]:
         process.wait(timeout=10)
 
 
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    """One moto server per test module."""
+@pytest.fixture(scope="module", name="s3_endpoint")
+def s3_endpoint_fixture() -> Iterator[str]:
+    """One moto server per test module (import this and `s3_bucket_fixture` to use them)."""
     with moto_s3_server() as endpoint:
         yield endpoint
 
@@ -126,8 +126,8 @@ def s3_endpoint() -> Iterator[str]:
 DUMMY_KEY, DUMMY_SECRET = "AKIATESTONLY0000", "rb-test-secret-never-printed"
 
 
-@pytest.fixture
-def s3_bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> S3Bucket:
+@pytest.fixture(name="s3_bucket")
+def s3_bucket_fixture(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> S3Bucket:
     """A fresh bucket, with the standard AWS variables pointing at moto and dummy credentials."""
     import boto3
 

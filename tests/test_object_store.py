@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from pipeline.core.store import DONE, RunStore
-from tests.servers import DUMMY_KEY, DUMMY_SECRET, S3Bucket, katan_server, s3_bucket, s3_endpoint  # noqa: F401
+from tests.servers import DUMMY_KEY, DUMMY_SECRET, S3Bucket, katan_server
+from tests.servers import s3_bucket_fixture, s3_endpoint_fixture  # noqa: F401  (fixtures s3_bucket, s3_endpoint)
 
 ROOT = Path(__file__).resolve().parent.parent
 
