@@ -62,10 +62,12 @@ def stage_task(
     cfg = BuildConfig.model_validate_json(config_json)
     progress = ProgressReporter(stage, spec.progress) if spec.progress else None
     ctx = RunContext(cfg, Path(base_dir), str(flow_run.id or "local"), progress)
-    out = spec.run(ctx, *(resolved(upstream[name], ctx.run_dir) for name in spec.upstream))
+    if not is_remote(cfg.output_dir):
+        return spec.run(ctx, *(upstream[name] for name in spec.upstream))
     # A remote run's outputs name paths relative to its run directory: the cache then holds on
     # any machine, whatever its working copy is called.
-    return portable(out, ctx.run_dir) if is_remote(cfg.output_dir) else out
+    out = spec.run(ctx, *(resolved(upstream[name], ctx.run_dir) for name in spec.upstream))
+    return portable(out, ctx.run_dir)
 
 
 class StageCaller:
@@ -97,7 +99,7 @@ class StageCaller:
         out = self._cached_output(state)
         if out is None:
             state = configured.with_options(refresh_cache=True)(*args, return_state=True)
-            out = resolved(state.result(), self.run_dir)
+            out = self._here(state.result())
         cached = state.name == "Cached"
         # A stage run twice (the label stage after a review): its earlier run's LM traffic counts too.
         if out.stage in self.outputs:
@@ -118,12 +120,16 @@ class StageCaller:
         """An upstream output as the task (and its cache key) sees it."""
         return portable(out, self.run_dir) if self.store is not None else out
 
+    def _here(self, out: StageOutput) -> StageOutput:
+        """A task's output with its path in this working copy (remote runs pass relative paths)."""
+        return resolved(out, self.run_dir) if self.store is not None else out
+
     def _cached_output(self, state: Any) -> StageOutput | None:
         """The stage's output, or None when a cached one must not be reused: its result file is
         unreadable (a run killed while Prefect wrote it), its table is gone or changed on disk, or
         some of its LM requests failed for good (a rerun sends just those; the rest are cached)."""
         try:
-            out: StageOutput = resolved(state.result(), self.run_dir)
+            out: StageOutput = self._here(state.result())
         except Exception:
             if state.name != "Cached":
                 raise
