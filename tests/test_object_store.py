@@ -131,6 +131,39 @@ def test_a_remote_run_works_in_a_hashed_local_copy(monkeypatch: pytest.MonkeyPat
     assert local_run_dir(remote, ROOT) == first  # the base directory plays no part
 
 
+def test_stages_go_up_marked_and_come_down_on_another_copy(s3_bucket: S3Bucket, tmp_path: Path) -> None:
+    """push_stage/pull as the flow uses them, without Prefect: only marked folders come down, and
+    cache records pointing into another working copy are rewritten to bare file names."""
+    import json
+
+    from flows.remote_cache import pull
+    from pipeline.core.io import StageOutput
+    from pipeline.stages.remote_sync import push_stage
+    from pipeline.stages.table import STAGES
+
+    by_name = {s.name: s for s in STAGES}
+    a = tmp_path / "a"
+    for rel, text in {"ingest/prompts.parquet": "p", "publish/card.json": "{}", "hub/README.md": "card",
+                      "route/prompts.parquet": "half", ".prefect/results/k1": "r", ".build.lock": ""}.items():
+        (a / rel).parent.mkdir(parents=True, exist_ok=True)
+        (a / rel).write_text(text)
+    (a / ".prefect/keys").mkdir()
+    (a / ".prefect/keys/k1").write_text(json.dumps({"storage_key": str(a / ".prefect/results/k1"),
+                                                    "storage_block_id": None}))  # fmt: skip
+    store = RunStore.open(s3_bucket.url("runs/v1"))
+    for name in ("ingest", "publish"):
+        out = StageOutput(name, str(a / name / "x"), "fp")
+        push_stage(store, a, by_name[name], out, "run-1", cached=False)
+    store.upload_dir(a / "route", "route")  # cut off before its marker
+    assert store.done("publish") == store.done("hub") == {"stage": "publish", "output": "publish/x",
+                                                          "fingerprint": "fp", "run_id": "run-1"}  # fmt: skip
+    b = tmp_path / "b"
+    assert sorted(pull(store, b, lambda line: None)) == ["hub", "ingest", "publish"]
+    assert (b / "hub/README.md").read_text() == "card" and not (b / "route").exists()
+    assert not (b / ".build.lock").exists() and (b / ".prefect/results/k1").read_text() == "r"
+    assert json.loads((b / ".prefect/keys/k1").read_text())["storage_key"] == "k1"
+
+
 @pytest.mark.slow
 def test_a_build_to_s3_reruns_elsewhere_from_the_store(
     prefect_harness: None, s3_bucket: S3Bucket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

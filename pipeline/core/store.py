@@ -218,6 +218,8 @@ class RunStore:
         """Mirror a local folder into the store (files only; temp files and locks stay behind).
         Its marker goes first, so the folder reads as absent until `mark_done`; unchanged files
         are not sent again; files the local folder no longer has are removed. Returns files sent."""
+        if not local_dir.is_dir():  # never mirror "nothing" over a folder in the store
+            raise FileNotFoundError(f"{local_dir}: no such folder to upload")
         head = rel.strip("/")
         self.remove(f"{head}/{DONE}")
         remote = self._listing(head)

@@ -42,9 +42,9 @@ def pull_run(store: RunStore, run_dir: Path, log: Log) -> list[str]:
 
 def push_stage(store: RunStore, run_dir: Path, stage: Stage, out: StageOutput, run_id: str, cached: bool) -> None:
     """Upload a stage's folders and the cache records, then mark the folders done. A cached stage
-    whose folders are already marked has nothing new to send."""
+    whose folders are marked with this very output has nothing new to send."""
     folders = [f for f in stage_folders(stage) if (run_dir / f).is_dir()]
-    if cached and all(store.done(f) is not None for f in folders):
+    if cached and all((store.done(f) or {}).get("fingerprint") == out.fingerprint for f in folders):
         return
     for folder in folders:
         store.upload_dir(run_dir / folder, folder)
