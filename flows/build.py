@@ -22,11 +22,14 @@ import pipeline
 from pipeline.core.config import BuildConfig, ConfigError, ReviewConfig, load_config
 from pipeline.core.executor_config import ExecutorConfig
 from pipeline.core.io import StageOutput, output_intact, remove_partial_files, run_lock, tree_fingerprint
+from pipeline.core.run_location import local_run_dir, portable, resolved, run_store
+from pipeline.core.store import RunStore, is_remote
 from pipeline.cost.budget import Budget
 from pipeline.cost.ledger import ledger_markdown, read_ledger, spent
 from pipeline.cost.plan import build_plan, plan_markdown, stage_bounds
 from pipeline.exec import close_executors
 from pipeline.stages.context import RunContext
+from pipeline.stages.remote_sync import push_stage
 from pipeline.stages.table import STAGES, Stage
 from flows.artifacts import (
     ProgressReporter,
@@ -37,6 +40,7 @@ from flows.artifacts import (
     publish_validation,
 )
 from flows.audit import publish_stage_artifacts
+from flows.remote_cache import pull
 from flows.review import review_labels
 
 CODE_VERSION = tree_fingerprint(Path(pipeline.__file__).parent)
@@ -64,13 +68,18 @@ def stage_task(
     )
     progress = ProgressReporter(stage, spec.progress) if spec.progress else None
     ctx = RunContext(cfg, Path(base_dir), str(flow_run.id or "local"), progress)
-    return spec.run(ctx, *(upstream[name] for name in spec.upstream))
+    if not is_remote(cfg.output_dir):
+        return spec.run(ctx, *(upstream[name] for name in spec.upstream))
+    # A remote run's outputs name paths relative to its run directory: the cache then holds on
+    # any machine, whatever its working copy is called.
+    out = spec.run(ctx, *(resolved(upstream[name], ctx.run_dir) for name in spec.upstream))
+    return portable(out, ctx.run_dir)
 
 
 class StageCaller:
     """Runs tasks with caching under the run directory and remembers which were cache hits."""
 
-    def __init__(self, cfg: BuildConfig, base_dir: Path):
+    def __init__(self, cfg: BuildConfig, base_dir: Path, store: RunStore | None = None):
         # Prompt templates shape every LM request and judge verdict: a change to one reruns stages.
         code = f"{CODE_VERSION}+prompts:{tree_fingerprint(base_dir / cfg.prompts_dir, '**/*')}"
         self.cfg, self.base_dir = cfg, base_dir
@@ -78,7 +87,8 @@ class StageCaller:
         # cache inputs), so turning it on or off reuses every cached stage.
         # Nor does where the shards run: a build moved to a cluster reuses every cached stage.
         self.common = (cfg.model_dump_json(exclude={"review", "executor"}), str(base_dir), code)
-        storage_dir = base_dir / cfg.output_dir / cfg.version / ".prefect"
+        self.run_dir, self.store = local_run_dir(cfg, base_dir), store
+        storage_dir = self.run_dir / ".prefect"
         # A Path (not an unsaved block) makes Prefect use local files under the run directory.
         self.storage = storage_dir / "results"
         self.policy = ((INPUTS - "executor_json") + TASK_SOURCE).configure(key_storage=str(storage_dir / "keys"))
@@ -91,13 +101,13 @@ class StageCaller:
             name=stage.name, cache_policy=self.policy, result_storage=self.storage, persist_result=True
         )
         extra = stage.cache_inputs(self.cfg, self.base_dir) if stage.cache_inputs else None
-        args = (*self.common, stage.name, extra, {name: self.outputs[name] for name in stage.upstream},
+        args = (*self.common, stage.name, extra, {name: self._passed(self.outputs[name]) for name in stage.upstream},
                 self.cfg.executor.model_dump_json())  # fmt: skip
         state = configured(*args, return_state=True)
         out = self._cached_output(state)
         if out is None:
             state = configured.with_options(refresh_cache=True)(*args, return_state=True)
-            out = state.result()
+            out = self._here(state.result())
         cached = state.name == "Cached"
         # A stage run twice (the label stage after a review): its earlier run's LM traffic counts too.
         if out.stage in self.outputs:
@@ -108,17 +118,26 @@ class StageCaller:
         if cached:
             self.cached.append(out.stage)
         self.outputs[out.stage] = out
+        if self.store is not None:
+            push_stage(self.store, self.run_dir, stage, out, str(flow_run.id or "local"), cached)
         for publish in ARTIFACTS.get(stage.name, (publish_stage_artifacts,)):
             publish(out, cached)
         return out
 
-    @staticmethod
-    def _cached_output(state: Any) -> StageOutput | None:
+    def _passed(self, out: StageOutput) -> StageOutput:
+        """An upstream output as the task (and its cache key) sees it."""
+        return portable(out, self.run_dir) if self.store is not None else out
+
+    def _here(self, out: StageOutput) -> StageOutput:
+        """A task's output with its path in this working copy (remote runs pass relative paths)."""
+        return resolved(out, self.run_dir) if self.store is not None else out
+
+    def _cached_output(self, state: Any) -> StageOutput | None:
         """The stage's output, or None when a cached one must not be reused: its result file is
         unreadable (a run killed while Prefect wrote it), its table is gone or changed on disk, or
         some of its LM requests failed for good (a rerun sends just those; the rest are cached)."""
         try:
-            out: StageOutput = state.result()
+            out: StageOutput = self._here(state.result())
         except Exception:
             if state.name != "Cached":
                 raise
@@ -158,9 +177,12 @@ def build(config_path: str, version: str | None = None, base_dir: str = ".", rev
     missing = cfg.missing_prompt_files(root)
     if missing:
         raise ConfigError(f"{config_path}: prompt templates not found under {root / cfg.prompts_dir}: {', '.join(missing)}")
-    with run_lock(root / cfg.output_dir / cfg.version):
+    store = run_store(cfg)  # a remote output is checked here, before any stage
+    with run_lock(local_run_dir(cfg, root)):
+        if store is not None:
+            pull(store, local_run_dir(cfg, root), get_run_logger().info)
         try:
-            return _build_stages(cfg, root)
+            return _build_stages(cfg, root, store)
         finally:
             close_executors()
 
@@ -181,15 +203,15 @@ def _plan(cfg: BuildConfig, root: Path) -> dict[str, Any]:
     return plan
 
 
-def _build_stages(cfg: BuildConfig, root: Path) -> dict[str, Any]:
+def _build_stages(cfg: BuildConfig, root: Path, store: RunStore | None) -> dict[str, Any]:
     logger = get_run_logger()
-    run_dir = root / cfg.output_dir / cfg.version
+    run_dir = local_run_dir(cfg, root)
     for path in remove_partial_files(run_dir):
         logger.warning("removed %s, left half-written by an interrupted run", path)
     plan = _plan(cfg, root)
     budget = Budget(cfg.budget_usd, stage_bounds(plan))
     run_id = str(flow_run.id or "local")
-    stage = StageCaller(cfg, root)
+    stage = StageCaller(cfg, root, store)
     reviewed: dict[str, Any] | None = None
     for spec in STAGES:
         budget.check(spec.name)
@@ -217,7 +239,7 @@ def _build_stages(cfg: BuildConfig, root: Path) -> dict[str, Any]:
     )  # fmt: skip
     summary = {
         "version": cfg.version,
-        "run_dir": str(root / cfg.output_dir / cfg.version),
+        "run_dir": str(run_dir),
         "release": assembled.path,
         "hub_folder": published.path,
         "report": evaluated.path,
@@ -230,5 +252,9 @@ def _build_stages(cfg: BuildConfig, root: Path) -> dict[str, Any]:
         "stages": {name: out.counts for name, out in stage.outputs.items()},
         "review": reviewed,
     }
+    if store is not None:
+        summary["run_url"] = store.url()
+        summary["release_url"] = store.url(portable(assembled, run_dir).path)
+        logger.info("release on object storage: %s (run directory %s)", summary["release_url"], summary["run_url"])
     publish_summary(summary, json.loads(Path(evaluated.path).read_text())["reports"])
     return summary

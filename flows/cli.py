@@ -59,10 +59,12 @@ def build(
 ) -> None:
     """Run the whole build flow for one benchmark version."""
     from pipeline.core.config import ConfigError, load_config
+    from pipeline.core.run_location import local_run_dir
     from pipeline.decontam.embed import EmbeddingError
     from pipeline.evaluate.dataset import DatasetError
     from pipeline.evaluate.validate import ReleaseValidationError
     from pipeline.core.io import RunLocked
+    from pipeline.core.s3_options import StoreError
     from pipeline.lm import LMError
     from pipeline.core.sources import SourceError
 
@@ -79,14 +81,15 @@ def build(
     try:
         # `rb ui` running here: the build shows up in its UI. No server at all: one of our own.
         if report_to_running_ui(typer.echo) is None and not os.environ.get("PREFECT_API_URL"):
-            start_private_server(Path(cfg.output_dir) / cfg.version / ".prefect/server.log", typer.echo)
+            start_private_server(local_run_dir(cfg, Path(".")) / ".prefect/server.log", typer.echo)
         from flows.build import build as build_flow
 
         summary = build_flow(config_path=str(config), version=version, review=review)
     except KeyboardInterrupt:
         _exit_interrupted()
     except (
-        LMError, SourceError, EmbeddingError, ReleaseValidationError, DatasetError, RunLocked, ServerError
+        LMError, SourceError, EmbeddingError, ReleaseValidationError, DatasetError, RunLocked, ServerError,
+        StoreError,
     ) as exc:  # fmt: skip
         if interrupted.is_set():
             _exit_interrupted()
@@ -101,6 +104,8 @@ def build(
     lm = summary["lm_requests"]
     typer.echo(f"\nBuilt {summary['version']}: {summary['items']} items")
     typer.echo(f"  release (RB2 schema): {summary['release']}")
+    if summary.get("release_url"):
+        typer.echo(f"  release in the store: {summary['release_url']}")
     typer.echo(f"  Hub-layout folder:    {summary['hub_folder']}")
     typer.echo(f"  evaluation report:    {summary['report']}")
     typer.echo(f"  LM requests: {lm['sent']} sent ({lm['retries']} retries), {lm['cache_hits']} from cache, "
@@ -339,6 +344,7 @@ def _annotate_tables(
     label/labels) of its run dir under the current directory; exits 2 on a bad config, 1 on a missing
     table."""
     from pipeline.core.config import ConfigError, load_config
+    from pipeline.core.run_location import local_run_dir
     from pipeline.core.io import read_rows
 
     try:
@@ -346,7 +352,7 @@ def _annotate_tables(
     except ConfigError as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(2) from None
-    run_dir = Path(cfg.output_dir) / cfg.version
+    run_dir = local_run_dir(cfg, Path("."))  # a remote output: its local working copy
     tables = {}
     for name in names:
         path = run_dir / name

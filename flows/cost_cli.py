@@ -37,7 +37,9 @@ def plan(config: Path = CONFIG, version: Optional[str] = VERSION,
 def _store(cfg) -> "BatchStore":  # type: ignore[no-untyped-def, name-defined]  # noqa: F821
     from pipeline.lm.batch import BatchStore
 
-    return BatchStore(Path(cfg.output_dir) / cfg.version / "batches")
+    from pipeline.core.run_location import local_run_dir
+
+    return BatchStore(local_run_dir(cfg, Path(".")) / "batches")
 
 
 @batches_app.command("list")

@@ -1,4 +1,5 @@
-"""Real servers on loopback for the tests: llm-katan (provider wire formats) and llama.cpp."""
+"""Real servers on loopback for the tests: llm-katan (provider wire formats), llama.cpp and an
+S3 endpoint (moto's server mode)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
+
+import pytest
 
 from pipeline.lm.local import free_port
 
@@ -92,3 +95,53 @@ def prefect_artifacts(api_url: str, artifact_filter: dict[str, Any]) -> dict[str
         if artifact["key"]:
             latest.setdefault(artifact["key"], artifact)
     return latest
+
+
+@dataclass
+class S3Bucket:
+    endpoint: str
+    bucket: str
+
+    def url(self, prefix: str = "") -> str:
+        return f"s3://{self.bucket}/{prefix}".rstrip("/")
+
+
+@contextmanager
+def moto_s3_server(port: int | None = None) -> Iterator[str]:
+    """moto's S3 server on loopback (state in memory, gone when it stops); yields its endpoint URL."""
+    port = port or free_port()
+    exe = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or "moto_server"
+    process = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        wait_http(f"http://127.0.0.1:{port}/moto-api/", 30, process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module", name="s3_endpoint")
+def s3_endpoint_fixture() -> Iterator[str]:
+    """One moto server per test module (import this and `s3_bucket_fixture` to use them)."""
+    with moto_s3_server() as endpoint:
+        yield endpoint
+
+
+DUMMY_KEY, DUMMY_SECRET = "AKIATESTONLY0000", "rb-test-secret-never-printed"
+
+
+@pytest.fixture(name="s3_bucket")
+def s3_bucket_fixture(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> S3Bucket:
+    """A fresh bucket, with the standard AWS variables pointing at moto and dummy credentials."""
+    import boto3
+
+    for name in ("AWS_ENDPOINT_URL_S3", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", DUMMY_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", DUMMY_SECRET)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    bucket = f"rb-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=bucket)
+    return S3Bucket(s3_endpoint, bucket)

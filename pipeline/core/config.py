@@ -170,7 +170,7 @@ class RoutingConfig(Strict):
 class BuildConfig(Strict):
     version: str
     seed: int = 0
-    output_dir: str = "outputs"
+    output_dir: str = "outputs"  # or s3://bucket/prefix (see pipeline.core.run_location)
     prompts_dir: str = "prompts"
     models_dir: str = "models"  # where packaged GGUF files are assembled
     lm_cache: str = "outputs/.lm-cache/responses.sqlite"
@@ -199,6 +199,13 @@ class BuildConfig(Strict):
     def _safe_version(cls, value: str) -> str:
         if not value or "/" in value or value.startswith("."):
             raise ValueError("version must be a plain folder name (no '/', not starting with '.')")
+        return value
+
+    @field_validator("output_dir")
+    @classmethod
+    def _local_or_s3(cls, value: str) -> str:
+        if "://" in value and not value.startswith("s3://"):
+            raise ValueError("output_dir must be a local folder or an s3://bucket/prefix URL")
         return value
 
     @model_validator(mode="before")

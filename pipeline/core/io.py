@@ -109,6 +109,11 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
 
 
+def atomic_write_with(path: Path, write: Any) -> Path:
+    """Call `write(tmp_path)` (say, a download or a copy), then rename the file into place."""
+    return _atomic_write(path, write)
+
+
 def _as_dict(row: Any) -> dict[str, Any]:
     return asdict(row) if is_dataclass(row) else dict(row)
 

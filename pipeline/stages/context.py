@@ -16,6 +16,7 @@ import polars as pl
 
 from pipeline.core.config import BuildConfig
 from pipeline.core.io import DecisionLog, StageOutput, file_fingerprint, scan_table, write_table
+from pipeline.core.run_location import local_run_dir
 from pipeline.core.records import COMPLETION_SCHEMA, PROMPT_SCHEMA, Completion, Label, Prompt
 from pipeline.cost.ledger import write_ledger
 from pipeline.decontam.embed import Embedder, EmbeddingCache
@@ -36,7 +37,7 @@ class RunContext:
 
     @property
     def run_dir(self) -> Path:
-        return self.base_dir / self.cfg.output_dir / self.cfg.version
+        return local_run_dir(self.cfg, self.base_dir)
 
     def stage_dir(self, stage: str) -> Path:
         return self.run_dir / stage
