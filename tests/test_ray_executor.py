@@ -28,7 +28,8 @@ from pipeline.lm.cache import ResponseCache
 from pipeline.lm.local import free_port
 from pipeline.stages.context import RunContext
 from pipeline.stages.table import STAGES, run_all
-from tests.servers import Katan, katan_server
+from pipeline.core.store import RunStore
+from tests.servers import Katan, S3Bucket, katan_server, s3_bucket_fixture, s3_endpoint_fixture  # noqa: F401
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,28 +108,40 @@ def release_and_log(run_dir: Path) -> tuple[pl.DataFrame, dict[str, pl.DataFrame
     return release, logs
 
 
-def test_a_head_started_apart_builds_through_rb_build(tmp_path: Path) -> None:
+def test_a_head_started_apart_builds_to_object_storage(s3_bucket: S3Bucket, tmp_path: Path) -> None:
     """`ray start --head` (token auth on by default in this Ray) and RAY_ADDRESS: `rb build` with
-    `executor: {kind: auto}` finds the cluster and builds there."""
+    `executor: {kind: auto}` finds the cluster, and with `output_dir` on S3 (moto) its workers read
+    their inputs from and put their parts to the bucket: the workers' working copy is another
+    folder than the driver's, as on another node."""
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_ADDRESS": f"127.0.0.1:{port}"}
     ray_bin = str(Path(sys.executable).parent / "ray")
+    head_env = {**env, "RBBENCH_WORK_DIR": str(tmp_path / "worker-node")}
     started = subprocess.run([ray_bin, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
-                              "--disable-usage-stats"], env=env, capture_output=True, text=True, timeout=180)  # fmt: skip
+                              "--disable-usage-stats"], env=head_env, capture_output=True, text=True, timeout=180)  # fmt: skip
     assert started.returncode == 0, started.stderr[-2000:]
     try:
         with katan_server(model="katan-echo", tmp_path=tmp_path) as server:
             config = write_config(tmp_path, server, "head", {"kind": "auto", "shards": 3})
+            raw = yaml.safe_load(config.read_text())
+            config.write_text(yaml.safe_dump({**raw, "output_dir": s3_bucket.url("runs")}, sort_keys=False))
             rb = str(Path(sys.executable).parent / "rb")
-            built = subprocess.run([rb, "build", "--config", str(config)], cwd=ROOT, env=env, capture_output=True,
-                                   text=True, timeout=600)  # fmt: skip
+            built = subprocess.run([rb, "build", "--config", str(config)], cwd=ROOT, capture_output=True, text=True,
+                                   env={**env, "RBBENCH_WORK_DIR": str(tmp_path / "driver")}, timeout=600)  # fmt: skip
             assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
             assert server.requests_received() == PROMPTS * 4
-        shards = json.loads((tmp_path / "outputs" / "head" / "generate" / "shards.json").read_text())
-        assert len(shards) == 3 and {s["attempt"] for s in shards} == {1}
-        assert pl.read_parquet(tmp_path / "outputs" / "head" / "assemble" / "test.parquet").height == PROMPTS
     finally:
         subprocess.run([ray_bin, "stop", "--force"], env=env, capture_output=True, timeout=120)
+    store = RunStore.open(s3_bucket.url("runs/head"))
+    assert store.scan_parquet("assemble/test.parquet").collect().height == PROMPTS
+    driver_pid_dirs = list((tmp_path / "driver").glob("*/generate/shards/*/DONE.json"))
+    for stage in ("generate", "label"):
+        parts = [store.done(f"{stage}/shards/{i:05d}-of-00003") for i in range(3)]
+        assert all(p is not None and p["attempt"] == 1 for p in parts), stage
+    # The workers' copy holds the upstream tables they fetched from the bucket and their parts.
+    worker_copy = next((tmp_path / "worker-node").iterdir())
+    assert (worker_copy / "route" / "prompts.parquet").is_file() and (worker_copy / "generate" / "completions.parquet").is_file()
+    assert len(list(worker_copy.glob("label/shards/*/auto.parquet"))) == 3 and len(driver_pid_dirs) == 3
 
 
 def test_local_and_ray_builds_are_the_same(prefect_harness: None, ray_cluster: None, tmp_path: Path) -> None:

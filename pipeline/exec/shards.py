@@ -15,11 +15,12 @@ import json
 import os
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-from pipeline.core.io import atomic_write_text
+from pipeline.core.io import atomic_write_bytes, atomic_write_text
+from pipeline.core.store import RunStore
 
 DONE = "DONE.json"
 Progress = Callable[[str, int, int], None]
@@ -46,21 +47,34 @@ class ShardJob:
     upstream: tuple[tuple[str, str], ...]  # (stage, table path) of the stage's inputs
     key: str  # hash of what the shard's output depends on
     cache_dir: str = ""  # where a worker's own response cache goes (cluster executors)
+    # The run directory on object storage, when the output is remote: a worker on any node reads
+    # the upstream tables from there and puts its part there (run_dir and upstream paths are then
+    # relative to the worker's own working copy).
+    store_url: str = ""
 
     @property
     def name(self) -> str:
         return f"{self.stage}-{self.index:05d}-of-{self.count:05d}"
 
     @property
+    def part_rel(self) -> str:
+        return f"{self.stage}/shards/{self.index:05d}-of-{self.count:05d}"
+
+    @property
     def part_dir(self) -> Path:
-        return Path(self.run_dir) / self.stage / "shards" / f"{self.index:05d}-of-{self.count:05d}"
+        return Path(self.run_dir) / self.part_rel
 
     @property
     def cache_path(self) -> Path:
         return Path(self.cache_dir) / f"{self.name}.sqlite"
 
     def input(self, stage: str) -> str:
-        return dict(self.upstream)[stage]
+        """An upstream table's local path (fetched from the run's object storage if need be)."""
+        path = Path(self.run_dir) / dict(self.upstream)[stage]  # an absolute path stays as it is
+        if self.store_url and not path.is_file():
+            data = RunStore.open(self.store_url).read_bytes(dict(self.upstream)[stage])
+            atomic_write_bytes(path, data)
+        return str(path)
 
     def wants(self, key: str) -> bool:
         return shard_of(key, self.count) == self.index
@@ -83,13 +97,29 @@ def resolve_work(spec: str) -> ShardWork:
 
 
 def finished(job: ShardJob) -> dict[str, Any] | None:
-    """The summary of a shard already done with this job's key, else None."""
-    marker = job.part_dir / DONE
+    """The summary of a shard already done with this job's key, else None. With a remote run
+    directory, a part done on another node is fetched into this working copy."""
     try:
-        summary = json.loads(marker.read_text())
+        summary = json.loads((job.part_dir / DONE).read_text())
     except (OSError, ValueError):
-        return None
-    return summary if summary.get("key") == job.key else None
+        summary = None
+    if summary is None and job.store_url:
+        store = RunStore.open(job.store_url)
+        summary = store.done(job.part_rel)
+        if summary is not None and summary.get("key") == job.key:
+            store.download_dir(job.part_rel, job.part_dir)
+            atomic_write_text(job.part_dir / DONE, json.dumps(summary, sort_keys=True))
+    return summary if summary is not None and summary.get("key") == job.key else None
+
+
+def on_worker(job: ShardJob) -> ShardJob:
+    """The job as this machine runs it: with a remote run directory, in this machine's own
+    working copy of it."""
+    if not job.store_url:
+        return job
+    from pipeline.core.run_location import work_dir
+
+    return replace(job, run_dir=str(work_dir(job.store_url)))
 
 
 def _usage(pool: ShardPool) -> dict[str, dict[str, int]]:
@@ -109,6 +139,7 @@ def _minus(after: dict[str, dict[str, int]], before: dict[str, dict[str, int]]) 
 def run_shard(job: ShardJob, pool: ShardPool, progress: Progress | None = None, attempt: int = 1) -> dict[str, Any]:
     """Run one shard's work, then mark it done. The summary says what went in and out, the LM
     traffic of this run of it per model, and where and how long it ran."""
+    job = on_worker(job)
     marker = job.part_dir / DONE
     marker.unlink(missing_ok=True)  # a half-redone shard must never look done
     job.part_dir.mkdir(parents=True, exist_ok=True)
@@ -119,5 +150,9 @@ def run_shard(job: ShardJob, pool: ShardPool, progress: Progress | None = None, 
         seconds=round(time.monotonic() - started, 3), started_at=wall, ended_at=time.time(),
         usage=_minus(_usage(pool), before),
     )  # fmt: skip
+    if job.store_url:  # the part first, then its marker: a reader never sees half a part as done
+        store = RunStore.open(job.store_url)
+        store.upload_dir(job.part_dir, job.part_rel)
+        store.mark_done(job.part_rel, summary)
     atomic_write_text(marker, json.dumps(summary, sort_keys=True))
     return summary

@@ -17,6 +17,7 @@ from typing import Any
 import polars as pl
 
 from pipeline.core.io import StageOutput, atomic_write_text, file_fingerprint, scan_table, sink_table, tree_fingerprint
+from pipeline.core.run_location import portable, run_url
 from pipeline.exec import executor_for
 from pipeline.exec.shards import ShardJob, finished
 from pipeline.stages.context import RunContext, record_ledger
@@ -37,10 +38,13 @@ def shard_key(ctx: RunContext, stage: str, upstream: dict[str, StageOutput]) -> 
 def plan_shards(ctx: RunContext, stage: str, work: str, upstream: dict[str, StageOutput]) -> list[ShardJob]:
     count = ctx.cfg.executor.resolved_shards()
     key = shard_key(ctx, stage, upstream)
+    url = run_url(ctx.cfg) or ""
+    # A remote run's workers find the upstream tables by their place in the run directory.
+    inputs = tuple((n, portable(o, ctx.run_dir).path if url else o.path) for n, o in upstream.items())
     cache_dir = ctx.base_dir / f"{ctx.cfg.lm_cache}.shards" / ctx.cfg.version
     common = dict(stage=stage, count=count, work=work, config_json=ctx.cfg.model_dump_json(),
                   base_dir=str(ctx.base_dir), run_dir=str(ctx.run_dir), run_id=ctx.run_id,
-                  upstream=tuple((n, o.path) for n, o in upstream.items()), key=key, cache_dir=str(cache_dir))  # fmt: skip
+                  upstream=inputs, key=key, cache_dir=str(cache_dir), store_url=url)  # fmt: skip
     return [ShardJob(index=i, **common) for i in range(count)]  # type: ignore[arg-type]
 
 
@@ -67,6 +71,9 @@ def run_shards(ctx: RunContext, stage: str, work: str, upstream: dict[str, Stage
 
     executor = executor_for(ctx.cfg.executor)
     executor.run(todo, lambda: ctx.model_pool(metered=False), progress, on_done)
+    for job in todo:
+        if finished(job) is None:  # a remote worker's part comes into this working copy
+            raise RuntimeError(f"shard {job.name}: reported done but its part is missing from {job.store_url or job.run_dir}")
     if executor.kind != "local":
         from pipeline.lm.shard_cache import merge_shard_caches
 
