@@ -88,6 +88,24 @@ def source_table(stage_dir: Path) -> str:
     return "\n".join(lines)
 
 
+def shard_table(stage_dir: Path) -> str:
+    """A sharded stage's line per shard: its items, where it ran, how often, and its LM traffic
+    (a shard reused from an earlier run sent nothing in this one)."""
+    path = stage_dir / "shards.json"
+    if not path.is_file():
+        return ""
+    lines = ["### Shards", "", "| shard | prompts | items | kept | dropped | failed | run | host | pid | attempts | "
+             "seconds | sent | cache hits |", "|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for s in json.loads(path.read_text()):
+        sent = sum(u.get("sent", 0) for u in s.get("usage", {}).values())
+        hits = sum(u.get("cache_hits", 0) for u in s.get("usage", {}).values())
+        lines.append(f"| {s['shard'] + 1}/{s['count']} | {s.get('prompts', '')} | {s.get('in', '')} | {s.get('kept', '')} | "
+                     f"{s.get('dropped', '')} | {s.get('failed', '')} | {'reused' if s.get('reused') else 'this run'} | "
+                     f"{s.get('host', '')} | {s.get('pid', '')} | {s.get('attempt', '')} | {s.get('seconds', '')} | "
+                     f"{sent} | {hits} |")  # fmt: skip
+    return "\n".join(lines)
+
+
 def funnel_markdown(stage: str, decisions: list[dict[str, Any]], items_in: int, source: str = "") -> str:
     """Counts by decision and reason: the stage's line of the construction funnel."""
     counts = Counter((d["decision"], d["reason"]) for d in decisions)
@@ -112,6 +130,8 @@ def publish_stage_artifacts(out: StageOutput, cached: bool = False) -> None:
         markdown += "\n\n" + source_table(stage_dir)
     if out.stage == "decontaminate":
         markdown += "\n\n" + pool_funnel(stage_dir.parent)
+    if shards := shard_table(stage_dir):
+        markdown += "\n\n" + shards
     version = stage_dir.parent.name
     create_markdown_artifact(key=artifact_key(version, out.stage, "funnel"), markdown=markdown,
                              description=f"{out.stage} funnel ({source})")  # fmt: skip

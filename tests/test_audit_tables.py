@@ -36,3 +36,18 @@ def test_provenance_names_the_computing_run() -> None:
     rows = [decision(1, "kept", "passed")]
     assert audit.provenance(rows, cached=True) == "reused from the Prefect cache; computed by flow run r1"
     assert audit.provenance(rows, cached=False) == "computed in this run (flow run r1)"
+
+
+def test_shard_table_says_where_each_shard_ran_and_what_it_sent(tmp_path) -> None:
+    shards = [
+        {"shard": 0, "count": 2, "prompts": 3, "in": 12, "kept": 11, "failed": 1, "host": "node-a", "pid": 41,
+         "attempt": 2, "seconds": 1.5, "usage": {"m1": {"sent": 12, "cache_hits": 0}}},
+        {"shard": 1, "count": 2, "prompts": 2, "in": 8, "kept": 8, "host": "node-b", "pid": 7, "attempt": 1,
+         "seconds": 0.9, "reused": True, "usage": {}},
+    ]  # fmt: skip
+    (tmp_path / "shards.json").write_text(json.dumps(shards))
+    lines = audit.shard_table(tmp_path).splitlines()
+    assert lines[0] == "### Shards"
+    assert lines[4] == "| 1/2 | 3 | 12 | 11 |  | 1 | this run | node-a | 41 | 2 | 1.5 | 12 | 0 |"
+    assert lines[5] == "| 2/2 | 2 | 8 | 8 |  |  | reused | node-b | 7 | 1 | 0.9 | 0 | 0 |"
+    assert audit.shard_table(tmp_path / "missing") == ""

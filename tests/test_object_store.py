@@ -127,7 +127,7 @@ def test_a_remote_run_works_in_a_hashed_local_copy(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("RBBENCH_WORK_DIR", str(tmp_path / "work"))
     assert run_url(remote) == f"s3://bucket/runs/{remote.version}"
     first = local_run_dir(remote, tmp_path)
-    assert first.parent == tmp_path / "work" and len(first.name) == 16
+    assert first.parent.parent == tmp_path / "work" and len(first.parent.name) == 16 and first.name == remote.version
     assert local_run_dir(remote, ROOT) == first  # the base directory plays no part
 
 
@@ -197,5 +197,5 @@ def test_a_build_to_s3_reruns_elsewhere_from_the_store(
             assert store.done(folder) is not None, folder
     assert sent == 16 and again["lm_requests"]["sent"] == 0
     assert sorted(again["cached_stages"]) == sorted(s.name for s in STAGES)
-    assert Path(again["run_dir"]).parent == tmp_path / "machine-b"
+    assert Path(again["run_dir"]).parent.parent == tmp_path / "machine-b"
     assert pl.read_parquet(again["release"]).equals(release)

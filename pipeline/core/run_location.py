@@ -3,7 +3,7 @@ for an `s3://` output a local working copy that the build keeps in sync with the
 
 Stage code always works on local files. With a remote output the working copy lives under
 `$RBBENCH_WORK_DIR` (default `~/.cache/rbbench/runs`) in a folder named by a hash of the run's
-URL, so every build of the same run on one machine finds the same copy.
+URL (then the version), so every build of the same run on one machine finds the same copy.
 """
 
 from __future__ import annotations
@@ -26,8 +26,10 @@ def run_url(cfg: BuildConfig) -> str | None:
 
 
 def work_dir(url: str) -> Path:
+    """`<root>/<hash of the URL>/<version>`: the copy's own folder is named like the version, as a
+    local run directory is (the UI's artifact keys and the card name runs by it)."""
     root = Path(os.environ.get(WORK_DIR_ENV) or Path.home() / ".cache" / "rbbench" / "runs")
-    return root.expanduser() / hashlib.sha256(url.encode()).hexdigest()[:16]
+    return root.expanduser() / hashlib.sha256(url.encode()).hexdigest()[:16] / url.rstrip("/").rsplit("/", 1)[-1]
 
 
 def local_run_dir(cfg: BuildConfig, base_dir: Path) -> Path:

@@ -5,6 +5,7 @@ llama.cpp, loaded once, fed by every shard), and a board where shards post their
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from typing import Any
@@ -87,7 +88,7 @@ class EngineActor:
     def describe(self) -> dict[str, Any]:
         backend = self._get()
         return {"kind": backend.kind, "model": backend.model, "endpoint": backend.endpoint,
-                "batched": hasattr(backend, "complete_batch"), "loads": self.loads}  # fmt: skip
+                "batched": hasattr(backend, "complete_batch"), "loads": self.loads, "pid": os.getpid()}  # fmt: skip
 
     def complete(self, request: ChatRequest) -> ChatResult:
         return self._get().complete(request)
