@@ -109,13 +109,16 @@ class DecontaminationConfig(Strict):
     cosine_threshold: float = Field(default=0.9, gt=0, le=1)  # cosine alone drops at or above this
     # Between this and cosine_threshold a lexical signal (or the confirm model) must agree.
     cosine_review_threshold: float = Field(default=0.8, gt=0, le=1)
-    review_word_overlap: float = Field(default=0.5, ge=0, le=1)  # content-word share that confirms
+    review_word_overlap: float = Field(default=0.6, ge=0, le=1)  # content-word share that confirms
     ngram_size: int = Field(default=5, ge=1)
     ngram_threshold: float = Field(default=0.5, gt=0, le=1)  # share of the shorter text's n-grams
     # ... and the shared n-grams must be at least this many, or this share of the longer text's:
     # a short generic eval item inside a long prompt is not a leak of that item.
     ngram_min_shared: int = Field(default=8, ge=1)
     ngram_longer_share: float = Field(default=0.5, ge=0, le=1)
+    # ... and when they are fewer than ngram_min_shared (short texts: the shared n-grams are a question
+    # frame), the content words must agree too: Jaccard of the two texts' content words at least this.
+    ngram_short_word_jaccard: float = Field(default=0.6, ge=0, le=1)
     template_threshold: float = Field(default=0.8, gt=0, le=1)  # masked n-grams, share of the longer
     template_min_words: int = Field(default=10, ge=1)  # masked matches of shorter texts are too generic
     span_min_words: int = Field(default=8, ge=1)  # a shared run this long that covers ...

@@ -59,6 +59,7 @@ class Match:
             "span_words": lex.span_tokens,
             "span_text": lex.span_text[:EVIDENCE_TEXT_CHARS],
             "word_overlap": round(lex.word_overlap, 4),
+            "word_jaccard": round(lex.word_jaccard, 4),
             "llm_confirmed": self.llm_confirmed,
             "signal": self.signal,
         }

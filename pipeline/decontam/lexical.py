@@ -25,11 +25,13 @@ STOPWORDS = frozenset(
 )
 
 
-def _word_overlap(a: list[str], b: list[str]) -> float:
+def _word_overlap(a: list[str], b: list[str]) -> tuple[float, float]:
+    """Distinct content words in common, as a share of the shorter text's and of both texts' (Jaccard)."""
     wa, wb = set(a) - STOPWORDS, set(b) - STOPWORDS
     if not wa or not wb:
-        return 0.0
-    return len(wa & wb) / min(len(wa), len(wb))
+        return 0.0, 0.0
+    common = len(wa & wb)
+    return common / min(len(wa), len(wb)), common / len(wa | wb)
 
 
 def _hashes(gram_set: frozenset[tuple[str, ...]]) -> np.ndarray:
@@ -87,6 +89,7 @@ class Lexical:
     span_longer_share: float
     span_text: str  # the shared run, in canonical words
     word_overlap: float  # distinct content words in common, as a share of the shorter text's
+    word_jaccard: float  # ... as a share of both texts' content words: what is asked about agrees
     prompt_words: int
     item_words: int
 
@@ -110,6 +113,7 @@ def score(prompt: Forms, item: Forms, n: int) -> Lexical:
     ma, mb = grams(prompt.masked, n), grams(item.masked, n)
     mshared = len(ma & mb)
     span, start, _ = longest_span(a, b)
+    words, jaccard = _word_overlap(a, b)
     short, long_ = max(1, min(len(a), len(b))), max(1, len(a), len(b))
     return Lexical(
         ngram_overlap=shared / min(len(ga), len(gb)) if ga and gb else 0.0,
@@ -121,7 +125,8 @@ def score(prompt: Forms, item: Forms, n: int) -> Lexical:
         span_shorter_share=span / short,
         span_longer_share=span / long_,
         span_text=" ".join(a[start : start + span]),
-        word_overlap=_word_overlap(a, b),
+        word_overlap=words,
+        word_jaccard=jaccard,
         prompt_words=len(a),
         item_words=len(b),
     )
