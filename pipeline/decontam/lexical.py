@@ -5,6 +5,9 @@ sits nearer a sibling item), so candidates also come from an exact index of mask
 every eval item's n-grams, hashed and sorted in one array, searched with numpy. N-grams found in more
 than MAX_GRAM_ITEMS items (stock phrases of a templated eval set) are left out of the index: they name
 no item. Candidates are ordered by shared n-grams, then item number, so a rerun finds the same.
+A second index of the canonical (unmasked) n-grams finds a truncated item among siblings that differ
+only in their numbers (BBH's SVG paths, GSM8K problems cut short): masked, all their n-grams are
+stock phrases and left out; unmasked, the numbers name the item.
 """
 
 from __future__ import annotations
@@ -42,13 +45,14 @@ def _hashes(gram_set: frozenset[tuple[str, ...]]) -> np.ndarray:
 
 
 class GramIndex:
-    """Masked n-gram -> eval items, as two sorted arrays."""
+    """Masked (or, with masked=False, canonical) n-gram -> eval items, as two sorted arrays."""
 
-    def __init__(self, texts: Sequence[str], n: int):
+    def __init__(self, texts: Sequence[str], n: int, masked: bool = True):
         self.n = n
+        self.words = masked_tokens if masked else tokens
         keys, owners = [], []
         for index, text in enumerate(texts):
-            hashed = _hashes(grams(masked_tokens(text), n))
+            hashed = _hashes(grams(self.words(text), n))
             keys.append(hashed)
             owners.append(np.full(len(hashed), index, dtype=np.int64))
         key = np.concatenate(keys) if keys else np.zeros(0, dtype=np.uint64)
@@ -64,7 +68,7 @@ class GramIndex:
         """Up to `limit` (item, shared n-grams) pairs, most shared first."""
         if not len(self.keys):
             return []
-        hashed = _hashes(grams(masked_tokens(text), self.n))
+        hashed = _hashes(grams(self.words(text), self.n))
         lo = np.searchsorted(self.keys, hashed, "left")
         hi = np.searchsorted(self.keys, hashed, "right")
         hit = [self.owners[a:b] for a, b in zip(lo, hi) if b > a]
