@@ -145,8 +145,8 @@ def test_short_questions_sharing_only_a_frame_are_not_leaks(prompt: str, item: s
 
 
 def test_review_band_needs_more_than_half_the_content_words() -> None:
-    prompt, item = "how many levels are there on the eiffel tower", "Describe the architectural features of the Eiffel Tower."
-    lex = score(Forms.of(prompt), Forms.of(item), 5)
+    prompt = "how many levels are there on the eiffel tower"
+    lex = score(Forms.of(prompt), Forms.of("Describe the architectural features of the Eiffel Tower."), 5)
     assert lex.word_overlap == 0.5  # a shared topic (the Eiffel Tower), not the same question
     assert signal(lex, 0.82, CFG.model_copy(update={"review_word_overlap": 0.5})) == "cosine+lexical"
     assert signal(lex, 0.82, CFG) is None
