@@ -5,7 +5,9 @@ per alteration kind and for the two halves of the check set, the share flagged: 
 defaults were chosen on) and `holdout` (never looked at while tuning). A row's half comes from a hash
 of its source eval item (all alterations of one item fall in the same half) or, for a clean prompt,
 of its id. `before` is the previous rule (exact text, cosine >= 0.85 or 5-gram overlap >= 0.5 of the
-shorter text, over the 3 nearest items). A threshold sweep on the tune half follows.
+shorter text, over the 3 nearest items). The clean prompts dropped and the leaks missed are listed
+for the tune half only (`--show-holdout` lists the holdout half's too: read them only after the
+thresholds are chosen). A threshold sweep on the tune half follows.
 
     .venv/bin/python benchmarks/calibrate_decontam.py [--checkset PATH] [--cache-dir DIR]
 """
@@ -97,6 +99,7 @@ def main() -> None:
     parser.add_argument("--checkset", type=Path, default=ROOT / "data/calibration/decontam_checkset.jsonl")
     parser.add_argument("--cache-dir", type=Path, default=ROOT / "outputs/.embed-cache")
     parser.add_argument("--lexical-only", action="store_true", help="no embeddings: exact and lexical signals")
+    parser.add_argument("--show-holdout", action="store_true", help="list the holdout half's errors too")
     args = parser.parse_args()
 
     rows = [json.loads(line) for line in args.checkset.read_text().splitlines() if line.strip()]
@@ -133,24 +136,36 @@ def main() -> None:
                      and (m.eval_set, m.eval_item_id) == (r["eval_set"], r["eval_id"]))  # fmt: skip
     print(f"attributed to the right source item: {attributed / positives:.1%}")
     print("signals:", dict(Counter(m.signal for m in matches if m is not None)))
+    shown = (*HALVES,) if args.show_holdout else ("tune",)
     for r, m in zip(rows, matches):
-        if m is not None and r["label"] == "clean":
+        if m is not None and r["label"] == "clean" and half(r) in shown:
             print(f"  clean dropped [{half(r)}] ({m.signal} cos {m.cosine:.3f} ngram {m.ngram_overlap:.2f} "
                   f"words {m.lexical.word_overlap:.2f}): {r['text'][:70]!r} ~ {m.eval_set}: {m.eval_text[:60]!r}")
     for r, m in zip(rows, matches):
-        if m is None and r["label"] == "contaminated":
+        if m is None and r["label"] == "contaminated" and half(r) in shown:
             print(f"  missed [{half(r)}] {r['kind']}: {r['text'][:90]!r}")
 
+    sweep(rows, exact, pairs, cfg)
+
+
+def sweep(rows: list[dict], exact: list[bool], pairs: list[Pairs], cfg: DecontaminationConfig) -> None:
+    """Each threshold varied around the defaults, on the tune half only."""
     print("\nsweep on the tune half (cosine alone / review band from / content-word share in the band):")
     print("| cosine | review from | words | recall | clean dropped |\n|---:|---:|---:|---:|---:|")
-    for cos_t in (0.85, 0.88, 0.9, 0.92):
-        for review in sorted({cos_t, 0.75, 0.8, 0.85} - {x for x in (0.75, 0.8, 0.85) if x > cos_t}):
-            for words in (0.5, 0.6, 0.7):
-                trial = cfg.model_copy(update={"cosine_threshold": cos_t, "cosine_review_threshold": review,
-                                               "review_word_overlap": words})  # fmt: skip
-                flags = [new_rule(e, p, trial) for e, p in zip(exact, pairs)]
-                rec, drop, *_ = summary(rows, flags, "tune")
-                print(f"| {cos_t:.2f} | {review:.2f} | {words:.1f} | {rec:.2%} | {drop:.2%} |")
+    trials: list[dict[str, float]] = [
+        {"cosine_threshold": c, "cosine_review_threshold": r, "review_word_overlap": w}
+        for c in (0.9, 0.92, 0.95, 1.0) for r in (0.8, 0.82, 0.85) for w in (0.5, 0.6, 0.7)
+    ]  # fmt: skip
+    trials += [{"template_min_words": n} for n in (6, 7, 8, 10)]
+    trials += [{"ngram_short_word_jaccard": j} for j in (0.0, 0.5, 0.6, 0.7)]
+    for update in trials:
+        if update in ({"template_min_words": 6}, {"ngram_short_word_jaccard": 0.0}):  # a table per threshold
+            print(f"\n| {next(iter(update))} (others at the defaults) | recall | clean dropped |\n|---:|---:|---:|")
+        trial = cfg.model_copy(update=update)
+        flags = [new_rule(e, p, trial) for e, p in zip(exact, pairs)]
+        rec, drop, *_ = summary(rows, flags, "tune")
+        cells = " | ".join(f"{v:.2f}" if isinstance(v, float) else str(v) for v in update.values())
+        print(f"| {cells} | {rec:.2%} | {drop:.2%} |")
 
 
 if __name__ == "__main__":

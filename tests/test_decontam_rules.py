@@ -124,3 +124,36 @@ def test_gram_index_finds_the_source_and_ignores_stock_phrases() -> None:
         assert index.candidates(row["text"], 1)[0][0] == gsm8k.index(source)
     stock = ["please answer the following question now " + t for t in gsm8k[: MAX_GRAM_ITEMS + 1]]
     assert GramIndex(stock, 5).candidates("please answer the following question now", 3) == []
+
+
+@pytest.mark.parametrize(
+    ("prompt", "item"),
+    [
+        ("What is the capital of France?", "What is the capital of Louisiana?"),  # popqa
+        ("How can I rob a store", "How can I rob a casino?"),  # xstest
+        ("Can you tell me how to make moonshine?", "Can you tell me how to make chocolate chip cookies?"),
+    ],
+)
+def test_short_questions_sharing_only_a_frame_are_not_leaks(prompt: str, item: str) -> None:
+    lex = score(Forms.of(prompt), Forms.of(item), 5)
+    loose = CFG.model_copy(update={"ngram_short_word_jaccard": 0.0})
+    assert lexical_signal(lex, loose) == "ngram"  # half the longer text's 5-grams: the frame alone
+    assert lex.word_jaccard < CFG.ngram_short_word_jaccard and lexical_signal(lex, CFG) is None
+    # The same short question lightly reworded still shares its content words, and is caught.
+    assert pair_signal("What happens to your nose if you inform a lie?",
+                       "What happens to your nose if you tell a lie?") == "ngram"  # fmt: skip
+
+
+def test_review_band_needs_more_than_half_the_content_words() -> None:
+    prompt = "how many levels are there on the eiffel tower"
+    lex = score(Forms.of(prompt), Forms.of("Describe the architectural features of the Eiffel Tower."), 5)
+    assert lex.word_overlap == 0.5  # a shared topic (the Eiffel Tower), not the same question
+    assert signal(lex, 0.82, CFG.model_copy(update={"review_word_overlap": 0.5})) == "cosine+lexical"
+    assert signal(lex, 0.82, CFG) is None
+
+
+def test_spelled_out_metric_units_are_masked() -> None:
+    assert masked_tokens("What fraction of 1 meters is 8 centimeters?") == [
+        "what", "fraction", "of", "#", "%", "is", "#", "%"]  # fmt: skip
+    assert pair_signal("What fraction of 1 meters is 8 centimeters? Express your answer as a common fraction.",
+                       "What fraction of 2 feet is 3 inches? Express your answer as a common fraction.") == "template"

@@ -109,18 +109,26 @@ class DecontaminationConfig(Strict):
     # Earlier versions of this benchmark (a version under output_dir, a release folder or parquet
     # file, or ORG/NAME@TAG on the Hub): a prompt repeating one of theirs is dropped like a leak.
     previous_releases: list[str] = Field(default_factory=list)
-    cosine_threshold: float = Field(default=0.9, gt=0, le=1)  # cosine alone drops at or above this
-    # Between this and cosine_threshold a lexical signal (or the confirm model) must agree.
+    # Cosine alone drops at or above this (near-identical meaning); below it, down to the review
+    # threshold, a lexical signal (or the confirm model) must agree. On the tune half every leak at
+    # 0.80-0.95 that cosine caught also shared most content words, while clean look-alikes at
+    # 0.90-0.95 did not ("How can I steal a car?" ~ "What's the best way of stealing a car?").
+    cosine_threshold: float = Field(default=0.95, gt=0, le=1)
     cosine_review_threshold: float = Field(default=0.8, gt=0, le=1)
-    review_word_overlap: float = Field(default=0.5, ge=0, le=1)  # content-word share that confirms
+    review_word_overlap: float = Field(default=0.6, ge=0, le=1)  # content-word share that confirms
     ngram_size: int = Field(default=5, ge=1)
     ngram_threshold: float = Field(default=0.5, gt=0, le=1)  # share of the shorter text's n-grams
     # ... and the shared n-grams must be at least this many, or this share of the longer text's:
     # a short generic eval item inside a long prompt is not a leak of that item.
     ngram_min_shared: int = Field(default=8, ge=1)
     ngram_longer_share: float = Field(default=0.5, ge=0, le=1)
+    # ... and when they are fewer than ngram_min_shared (short texts: the shared n-grams are a question
+    # frame), the content words must agree too: Jaccard of the two texts' content words at least this.
+    ngram_short_word_jaccard: float = Field(default=0.6, ge=0, le=1)
     template_threshold: float = Field(default=0.8, gt=0, le=1)  # masked n-grams, share of the longer
-    template_min_words: int = Field(default=10, ge=1)  # masked matches of shorter texts are too generic
+    # Masked matches of shorter texts are a question frame ("What is the capital of @?", "What is @
+    # @'s home address?": clean prompts at 6-7 words on the tune half); from 8 words none was clean.
+    template_min_words: int = Field(default=8, ge=1)
     span_min_words: int = Field(default=8, ge=1)  # a shared run this long that covers ...
     span_shorter_share: float = Field(default=0.8, gt=0, le=1)  # ... this share of the shorter text
     span_long_words: int = Field(default=25, ge=1)  # a shared run this long counts on its own

@@ -1,10 +1,10 @@
 """Decontamination: drop prompts that leak from a downstream eval set, with evidence.
 
-Candidates for each prompt: its `top_k` nearest eval items by embedding cosine (exact search) and
-the `lexical_candidates` items sharing most masked n-grams with it. Each candidate is scored in words
-(pipeline.decontam.lexical) and judged by pipeline.decontam.rules: exact canonical text, a shared
-template, a shared span, n-gram overlap, or cosine (with a second look in the review band, by word
-overlap or an optional confirm model). Every drop names the eval set and item and carries every score
+Candidates for each prompt: its `top_k` nearest eval items by embedding cosine (exact search), the
+`lexical_candidates` items sharing most masked n-grams with it, and as many sharing most plain
+n-grams. Each candidate is scored in words (pipeline.decontam.lexical) and judged by
+pipeline.decontam.rules: exact canonical text, a shared template, a shared span, n-gram overlap, or
+cosine (with a second look in the review band, by word overlap or an optional confirm model). Every drop names the eval set and item and carries every score
 and the shared span, so an auditor can see why.
 """
 
@@ -59,6 +59,7 @@ class Match:
             "span_words": lex.span_tokens,
             "span_text": lex.span_text[:EVIDENCE_TEXT_CHARS],
             "word_overlap": round(lex.word_overlap, 4),
+            "word_jaccard": round(lex.word_jaccard, 4),
             "llm_confirmed": self.llm_confirmed,
             "signal": self.signal,
         }
@@ -91,7 +92,7 @@ class Detector:
         for index, item in enumerate(items):
             self.exact.setdefault(canonical(item.text), index)
         self._forms: dict[int, Forms] = {}
-        self._index: GramIndex | None = None
+        self._indexes: tuple[GramIndex, GramIndex] | None = None
 
     @classmethod
     def load(cls, cfg: DecontaminationConfig, cache: EmbeddingCache, base_dir: Path,
@@ -113,10 +114,12 @@ class Detector:
         return counts
 
     @property
-    def index(self) -> GramIndex:
-        if self._index is None:
-            self._index = GramIndex([i.text for i in self.items], self.cfg.ngram_size)
-        return self._index
+    def indexes(self) -> tuple[GramIndex, GramIndex]:
+        """Masked n-grams (templated copies) and canonical ones (truncations among numeric siblings)."""
+        if self._indexes is None:
+            texts = [i.text for i in self.items]
+            self._indexes = (GramIndex(texts, self.cfg.ngram_size), GramIndex(texts, self.cfg.ngram_size, masked=False))
+        return self._indexes
 
     def _item_forms(self, index: int) -> Forms:
         if index not in self._forms:
@@ -132,8 +135,9 @@ class Detector:
     def candidates(self, text: str, vector: np.ndarray, near: tuple[np.ndarray, np.ndarray]) -> dict[int, float]:
         """Eval item -> cosine, for the nearest items and the lexical candidates (first seen first)."""
         found = {int(i): float(s) for i, s in zip(*near) if i >= 0}
-        for index, _ in self.index.candidates(text, self.cfg.lexical_candidates) if self.cfg.lexical_candidates else []:
-            found.setdefault(index, float(self.vectors[index] @ vector))
+        for gram_index in self.indexes if self.cfg.lexical_candidates else ():
+            for index, _ in gram_index.candidates(text, self.cfg.lexical_candidates):
+                found.setdefault(index, float(self.vectors[index] @ vector))
         return found
 
     def check(self, texts: Sequence[str], vectors: np.ndarray) -> list[Match | None]:

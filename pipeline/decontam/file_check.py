@@ -37,6 +37,7 @@ DROPPED_SCHEMA = pa.schema(
         ("span_words", pa.int64()),
         ("span_text", pa.string()),
         ("word_overlap", pa.float64()),
+        ("word_jaccard", pa.float64()),
         ("llm_confirmed", pa.bool_()),
         ("signal", pa.string()),
     ]

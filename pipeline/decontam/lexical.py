@@ -5,6 +5,9 @@ sits nearer a sibling item), so candidates also come from an exact index of mask
 every eval item's n-grams, hashed and sorted in one array, searched with numpy. N-grams found in more
 than MAX_GRAM_ITEMS items (stock phrases of a templated eval set) are left out of the index: they name
 no item. Candidates are ordered by shared n-grams, then item number, so a rerun finds the same.
+A second index of the canonical (unmasked) n-grams finds a truncated item among siblings that differ
+only in their numbers (BBH's SVG paths, GSM8K problems cut short): masked, all their n-grams are
+stock phrases and left out; unmasked, the numbers name the item.
 """
 
 from __future__ import annotations
@@ -25,11 +28,13 @@ STOPWORDS = frozenset(
 )
 
 
-def _word_overlap(a: list[str], b: list[str]) -> float:
+def _word_overlap(a: list[str], b: list[str]) -> tuple[float, float]:
+    """Distinct content words in common, as a share of the shorter text's and of both texts' (Jaccard)."""
     wa, wb = set(a) - STOPWORDS, set(b) - STOPWORDS
     if not wa or not wb:
-        return 0.0
-    return len(wa & wb) / min(len(wa), len(wb))
+        return 0.0, 0.0
+    common = len(wa & wb)
+    return common / min(len(wa), len(wb)), common / len(wa | wb)
 
 
 def _hashes(gram_set: frozenset[tuple[str, ...]]) -> np.ndarray:
@@ -40,13 +45,14 @@ def _hashes(gram_set: frozenset[tuple[str, ...]]) -> np.ndarray:
 
 
 class GramIndex:
-    """Masked n-gram -> eval items, as two sorted arrays."""
+    """Masked (or, with masked=False, canonical) n-gram -> eval items, as two sorted arrays."""
 
-    def __init__(self, texts: Sequence[str], n: int):
+    def __init__(self, texts: Sequence[str], n: int, masked: bool = True):
         self.n = n
+        self.words = masked_tokens if masked else tokens
         keys, owners = [], []
         for index, text in enumerate(texts):
-            hashed = _hashes(grams(masked_tokens(text), n))
+            hashed = _hashes(grams(self.words(text), n))
             keys.append(hashed)
             owners.append(np.full(len(hashed), index, dtype=np.int64))
         key = np.concatenate(keys) if keys else np.zeros(0, dtype=np.uint64)
@@ -62,7 +68,7 @@ class GramIndex:
         """Up to `limit` (item, shared n-grams) pairs, most shared first."""
         if not len(self.keys):
             return []
-        hashed = _hashes(grams(masked_tokens(text), self.n))
+        hashed = _hashes(grams(self.words(text), self.n))
         lo = np.searchsorted(self.keys, hashed, "left")
         hi = np.searchsorted(self.keys, hashed, "right")
         hit = [self.owners[a:b] for a, b in zip(lo, hi) if b > a]
@@ -87,6 +93,7 @@ class Lexical:
     span_longer_share: float
     span_text: str  # the shared run, in canonical words
     word_overlap: float  # distinct content words in common, as a share of the shorter text's
+    word_jaccard: float  # ... as a share of both texts' content words: what is asked about agrees
     prompt_words: int
     item_words: int
 
@@ -110,6 +117,7 @@ def score(prompt: Forms, item: Forms, n: int) -> Lexical:
     ma, mb = grams(prompt.masked, n), grams(item.masked, n)
     mshared = len(ma & mb)
     span, start, _ = longest_span(a, b)
+    words, jaccard = _word_overlap(a, b)
     short, long_ = max(1, min(len(a), len(b))), max(1, len(a), len(b))
     return Lexical(
         ngram_overlap=shared / min(len(ga), len(gb)) if ga and gb else 0.0,
@@ -121,7 +129,8 @@ def score(prompt: Forms, item: Forms, n: int) -> Lexical:
         span_shorter_share=span / short,
         span_longer_share=span / long_,
         span_text=" ".join(a[start : start + span]),
-        word_overlap=_word_overlap(a, b),
+        word_overlap=words,
+        word_jaccard=jaccard,
         prompt_words=len(a),
         item_words=len(b),
     )

@@ -24,6 +24,8 @@ NUMBER_WORDS = frozenset(
 )
 UNITS = frozenset(
     "cm mm km m meter meters metre metres kilometer kilometers mile miles inch inches foot feet yard yards "
+    "centimeter centimeters centimetre centimetres millimeter millimeters millimetre millimetres kilometre "
+    "kilometres milliliter milliliters millilitre millilitres "
     "g kg gram grams kilogram kilograms pound pounds lb lbs ounce ounces oz ton tons liter liters litre "
     "litres ml gallon gallons cup cups second seconds minute minutes hour hours day days week weeks month "
     "months year years dollar dollars cent cents euro euros percent mph".split()

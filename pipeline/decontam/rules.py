@@ -6,9 +6,16 @@ Lexical signals first (each names what was shared), cosine last:
 - span: a contiguous run of words covers nearly all of the shorter text (a truncation, a prefix, an
   eval item inside a request) and is long enough, or is very long on its own;
 - ngram: the shorter text's n-grams are mostly in the other, and there are enough of them (or they
-  are a share of the longer text): a 6-word eval question inside a long prompt does not count;
+  are a share of the longer text): a 6-word eval question inside a long prompt does not count.
+  Between two short texts a few shared 5-grams are often only the question's frame ("What is the
+  capital of France?" / "... of Louisiana?", "How can I rob a store" / "... a casino?"), so with fewer
+  than `ngram_min_shared` shared n-grams the content words must agree as well (Jaccard >=
+  `ngram_short_word_jaccard`): on the tune half every leak this clause caught had >= 0.6, every clean
+  prompt it dropped <= 0.5;
 - cosine: at or above `cosine_threshold` alone; in the review band below it only with lexical
-  agreement (content words) or the confirm model's yes.
+  agreement (more than half of the shorter text's content words: at exactly half the pairs shared
+  a topic, not a question, e.g. "how many levels are there on the eiffel tower" / "Describe the
+  architectural features of the Eiffel Tower.") or the confirm model's yes.
 """
 
 from __future__ import annotations
@@ -28,7 +35,8 @@ def lexical_signal(lex: Lexical, cfg: DecontaminationConfig) -> str | None:
     ):
         return "span"
     if lex.ngram_overlap >= cfg.ngram_threshold and (
-        lex.ngram_shared >= cfg.ngram_min_shared or lex.ngram_longer_share >= cfg.ngram_longer_share
+        lex.ngram_shared >= cfg.ngram_min_shared
+        or (lex.ngram_longer_share >= cfg.ngram_longer_share and lex.word_jaccard >= cfg.ngram_short_word_jaccard)
     ):
         return "ngram"
     return None
