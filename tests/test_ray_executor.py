@@ -245,3 +245,36 @@ def test_a_local_model_is_one_engine_for_every_shard(ray_cluster: None, tmp_path
     shards = json.loads((Path(cfg.output_dir) / "engine" / "generate" / "shards.json").read_text())
     assert all(s["usage"]["smollm2"]["sent"] > 0 for s in shards) and len({s["pid"] for s in shards}) >= 2
     assert engines["smollm2"]["loads"] == 1 and engines["smollm2"]["pid"] not in {s["pid"] for s in shards}
+
+
+def test_embedding_runs_as_shards_with_the_same_decisions(
+    ray_cluster: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ingest's near-duplicate pass and decontamination encode their text lists as shards on Ray
+    and decide exactly as a local build does."""
+    from pipeline.stages import embed_shards
+
+    monkeypatch.setattr(embed_shards, "MIN_SHARDED_TEXTS", 10)
+    evalset = tmp_path / "leaks.jsonl"
+    evalset.write_text("".join(json.dumps({"id": f"x{i}", "text": t}) + "\n" for i, t in enumerate(
+        ["Tell me one fact about glaciers.", "What is the boiling point of water at sea level?",
+         "Write a haiku about autumn leaves.", "Tell me one fact about owls!"])))  # fmt: skip
+    logs, labels = {}, []
+    with katan_server(model="katan-echo", tmp_path=tmp_path) as server:
+        for version, executor in (("embed-local", {"kind": "local"}), ("embed-ray", {"kind": "ray", "shards": 3})):
+            config = write_config(tmp_path, server, version, executor)
+            raw = yaml.safe_load(config.read_text())
+            raw["ingest"] = {"near_duplicate_threshold": 0.95}
+            raw["decontamination"] = {"eval_sets": [f"leaks={evalset}"]}
+            raw["embeddings"] = {"cache_dir": str(tmp_path / f"embed-{version}")}
+            with (tmp_path / "pool.jsonl").open("a") as pool:
+                pool.write(json.dumps({"id": "dup", "prompt": "Tell me just one fact about the moon.", "subset": "echo"}) + "\n")
+            config.write_text(yaml.safe_dump(raw, sort_keys=False))
+            ctx = RunContext(load_config(config), ROOT, progress=lambda label, done, total: labels.append(label))
+            run_all(ctx, STAGES[:2])
+            logs[version] = {s: normalized(pl.read_parquet(ctx.stage_dir(s) / "decisions.parquet")) for s in ("ingest", "decontaminate")}
+    assert any(label.startswith("embed-0") for label in labels)  # shards of the encoding reported progress
+    for stage in ("ingest", "decontaminate"):
+        assert logs["embed-ray"][stage].equals(logs["embed-local"][stage]), stage
+    reasons = logs["embed-ray"]["decontaminate"]["reason"].to_list() + logs["embed-ray"]["ingest"]["reason"].to_list()
+    assert "near_duplicate" in reasons and "contaminated:leaks" in reasons

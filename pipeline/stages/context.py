@@ -19,8 +19,9 @@ from pipeline.core.io import DecisionLog, StageOutput, file_fingerprint, scan_ta
 from pipeline.core.run_location import local_run_dir
 from pipeline.core.records import COMPLETION_SCHEMA, PROMPT_SCHEMA, Completion, Label, Prompt
 from pipeline.cost.ledger import write_ledger
-from pipeline.decontam.embed import Embedder, EmbeddingCache
+from pipeline.decontam.embed import EmbeddingCache
 from pipeline.lm import ModelPool
+from pipeline.stages.embed_shards import ShardedEmbedder
 from pipeline.subsets.base import Templates
 
 Progress = Callable[[str, int, int], None]
@@ -46,9 +47,9 @@ class RunContext:
         return Templates(self.base_dir / self.cfg.prompts_dir)
 
     def embedding_cache(self) -> EmbeddingCache:
-        emb = self.cfg.embeddings
-        embedder = Embedder(emb.model, emb.batch_size, self.progress, emb.precision, emb.device)
-        return EmbeddingCache(embedder, self.base_dir / emb.cache_dir)
+        """Vectors by text list, cached; long lists are encoded as shards on a cluster executor."""
+        embedder = ShardedEmbedder(self.cfg, self.base_dir, self.run_dir, self.progress)
+        return EmbeddingCache(embedder, self.base_dir / self.cfg.embeddings.cache_dir)
 
     def model_pool(self, metered: bool = True) -> ModelPool:
         """The stage's models; `metered` leaves their counts for the stage's ledger on close
