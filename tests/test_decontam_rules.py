@@ -124,3 +124,20 @@ def test_gram_index_finds_the_source_and_ignores_stock_phrases() -> None:
         assert index.candidates(row["text"], 1)[0][0] == gsm8k.index(source)
     stock = ["please answer the following question now " + t for t in gsm8k[: MAX_GRAM_ITEMS + 1]]
     assert GramIndex(stock, 5).candidates("please answer the following question now", 3) == []
+
+
+def test_with_nothing_to_compare_against_no_prompt_is_embedded() -> None:
+    """No eval sets and no earlier releases: every prompt is kept without a vector (at 1M prompts
+    encoding them took over an hour on 2 cores for nothing)."""
+    from pipeline.core.io import DecisionLog
+    from pipeline.core.records import Prompt
+    from pipeline.decontam.detector import decontaminate
+
+    class NoEncoding:
+        def get(self, label: str, texts: list[str]) -> np.ndarray:
+            raise AssertionError(f"encoded {len(texts)} {label} for an empty detector")
+
+    prompts = [Prompt(f"p{i}", f"Question {i}?", "s", f"s{i}", i) for i in range(3)]
+    log = DecisionLog("decontaminate", "run")
+    kept = decontaminate(prompts, Detector(CFG, [], np.zeros((0, 1), dtype=np.float32)), NoEncoding(), log)  # type: ignore[arg-type]
+    assert kept == prompts and log.tally() == {"kept": 3}
