@@ -128,18 +128,40 @@ def _rss_mib(pid: int) -> float:
     return 0.0
 
 
+def cpu_s(pids: list[int]) -> dict[int, float]:
+    """CPU seconds (user + system) of each process, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for pid in pids:
+        try:
+            text = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = text[text.rfind(")") + 2 :].split()
+        out[pid] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def tree_cpu_s(root: int) -> float:
+    return sum(cpu_s([root, *descendants(root)]).values())
+
+
 class TreeSampler:
     """Peak of the summed RSS of this process's descendants (Ray's GCS, raylet and workers when the
-    build starts its own cluster), sampled every `every_s` seconds from /proc."""
+    build starts its own cluster), sampled every `every_s` seconds from /proc, and their CPU
+    seconds as last seen (a process that exits between samples loses its last seconds)."""
 
     def __init__(self, every_s: float = 2.0):
         self.every_s, self.peak_sum, self.peak_one, self.count = every_s, 0.0, 0.0, 0
+        self.cpu: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def _loop(self) -> None:
         while not self._stop.wait(self.every_s):
-            sizes = [_rss_mib(pid) for pid in descendants(os.getpid())]
+            pids = descendants(os.getpid())
+            sizes = [_rss_mib(pid) for pid in pids]
+            self.cpu.update(cpu_s(pids))
             self.peak_sum, self.peak_one = max(self.peak_sum, sum(sizes)), max([self.peak_one, *sizes])
             self.count = max(self.count, len(sizes))
 
@@ -174,7 +196,8 @@ def run_stages(spec: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
     ctx = RunContext(cfg, ROOT, f"bench-{spec['pass']}")
     outs: dict[str, Any] = {k: StageOutput(**v) for k, v in spec.get("given", {}).items()}
     times: dict[str, float] = {}
-    result: dict[str, Any] = {"times": times}
+    rss: dict[str, float] = {}  # the process's peak RSS so far, after each stage (which stage set the peak)
+    result: dict[str, Any] = {"times": times, "rss_after": rss}
     if cfg.executor.resolved_kind() == "ray":
         from pipeline.exec import executor_for
 
@@ -186,8 +209,9 @@ def run_stages(spec: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
         stage = by_name[name]
         t = time.perf_counter()
         outs[name] = stage.run(ctx, *(outs[u] for u in stage.upstream))
-        times[name] = time.perf_counter() - t
-        print(f"[{spec['pass']}] {name}: {times[name]:.1f} s {outs[name].counts}", flush=True)
+        times[name], rss[name] = time.perf_counter() - t, _peak_rss_mib()
+        print(f"[{spec['pass']}] {name}: {times[name]:.1f} s, peak RSS so far {rss[name]:.0f} MiB {outs[name].counts}",
+              flush=True)  # fmt: skip
     result["counts"] = {name: outs[name].counts for name in names}
     result["outputs"] = {name: vars(outs[name]) for name in names}
     result["spans"] = {n: s for n in names if (s := _shard_spans(ctx.run_dir, n)) is not None}
@@ -197,6 +221,7 @@ def run_stages(spec: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
 def child_main(pass_name: str, spec_path: Path) -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     spec = json.loads(spec_path.read_text())
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     with TreeSampler() as tree:
         try:
             result: dict[str, Any] = {"pass": pass_name, **run_stages(spec, tuple(spec["stages"]))}
@@ -210,6 +235,9 @@ def child_main(pass_name: str, spec_path: Path) -> None:
                 ray.shutdown()
     result["peak_rss_mib"] = _peak_rss_mib()
     result["tree_peak_rss_mib"], result["tree_peak_one_mib"] = tree.peak_sum, tree.peak_one
+    end = resource.getrusage(resource.RUSAGE_SELF)
+    result["cpu_s"] = end.ru_utime + end.ru_stime - usage.ru_utime - usage.ru_stime  # the driver, all threads
+    result["tree_cpu_s"] = sum(tree.cpu.values())  # Ray's processes (workers, actors, raylet, GCS)
     result["tree_processes"] = tree.count
     out = Path(spec["result_path"])
     out.with_suffix(".tmp").write_text(json.dumps(result, indent=1, default=str))
@@ -226,6 +254,7 @@ class Runner:
         self.args = args
         self.runs = args.cache_dir / "ray-runs"
         self.processes: list[subprocess.Popen[bytes]] = []
+        self.katan_pid: int | None = None
 
     def start(self, cmd: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         with log.open("wb") as handle:
@@ -248,6 +277,7 @@ class Runner:
                "--max-concurrent", str(self.args.katan_max_concurrent),
                "--workers", str(self.args.katan_workers)]  # fmt: skip
         process = self.start(cmd, self.runs / "katan.log")
+        self.katan_pid = process.pid
         wait_http(f"http://127.0.0.1:{port}/health", 60, process)
         return f"http://127.0.0.1:{port}/v1"
 
@@ -260,6 +290,9 @@ class Runner:
         pythonpath = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": pythonpath, "RAY_USAGE_STATS_ENABLED": "0"}
         env.pop("RAY_ADDRESS", None)  # the Ray pass starts a cluster of this machine's own
+        if self.args.ray_worker_niceness is not None:  # Ray starts its workers at nice 15 by default
+            env["RAY_worker_niceness"] = str(self.args.ray_worker_niceness)
+        katan_cpu = tree_cpu_s(self.katan_pid) if self.katan_pid else 0.0
         log = self.runs / f"{pass_name}.log"
         print(f"pass {pass_name}: running (log: {log})", flush=True)
         t = time.perf_counter()
@@ -269,12 +302,13 @@ class Runner:
         self.processes.remove(process)
         stop_tree(process)  # anything it left behind
         elapsed = time.perf_counter() - t
+        katan_cpu = tree_cpu_s(self.katan_pid) - katan_cpu if self.katan_pid else 0.0
         if rc != 0 or not result_path.is_file():
             tail = log.read_text(errors="replace").splitlines()[-30:]
             raise RuntimeError(f"pass {pass_name} failed (exit {rc}) after {elapsed:.0f} s; last lines of {log}:\n"
                                + "\n".join(tail))  # fmt: skip
         result = json.loads(result_path.read_text())
-        result["process_s"] = elapsed
+        result["process_s"], result["katan_cpu_s"] = elapsed, katan_cpu
         print(f"pass {pass_name}: done in {elapsed:.0f} s, driver peak RSS {result['peak_rss_mib']:.0f} MiB", flush=True)
         return result
 
@@ -338,6 +372,18 @@ def report_compare(args: argparse.Namespace, prep: dict[str, Any], res: dict[str
           f"{args.concurrency} in flight x {args.latency_ms} ms = {args.concurrency * 1000 / args.latency_ms:.0f}/s")  # fmt: skip
     print(f"end to end (route+generate+label) requests/s: local {sent_l / lw:.0f}, ray {sent_r / rw:.0f}")
     print(f"Ray / local throughput ratio (= local wall / ray wall, incl. ray start) = {lw / rw:.3f} (expected >= 0.9)")
+    print("CPU seconds during the pass (wall x 2 CPUs is what the machine had, shared with other work):")
+    for label, r in (("local", local), ("ray", ray_)):
+        if "cpu_s" not in r:
+            continue
+        wall = sum(r["times"].values())
+        total = r["cpu_s"] + r["tree_cpu_s"] + r["katan_cpu_s"]
+        print(f"  {label}: driver {r['cpu_s']:.0f}, Ray processes {r['tree_cpu_s']:.0f}, llm-katan {r['katan_cpu_s']:.0f}"
+              f" = {total:.0f} CPU s over {wall:.0f} s wall ({total / wall:.2f} CPUs busy); "
+              f"{1000 * (r['cpu_s'] + r['tree_cpu_s']) / max(1, r['counts']['generate'].get('lm_sent', 0)):.1f} "
+              f"CPU ms per request outside llm-katan")  # fmt: skip
+    niceness = args.ray_worker_niceness if args.ray_worker_niceness is not None else "15 (Ray's default)"
+    print(f"  Ray worker niceness: {niceness}")
     for label, r in (("local", local), ("ray", ray_)):
         extra = (f"; Ray's own processes (GCS, raylet, workers): peak total {gib(r['tree_peak_rss_mib'])}, largest "
                  f"{r['tree_peak_one_mib']:.0f} MiB" if label == "ray" else "")  # fmt: skip
@@ -348,12 +394,13 @@ def report_ingest(args: argparse.Namespace, res: dict[str, Any]) -> None:
     print()
     print(f"== (b) {args.ingest_prompts} prompts through ingest (near-duplicate embedding off) -> decontaminate "
           f"(no eval sets) -> route (tags), local, one process")  # fmt: skip
-    print(f"{'stage':<14}{'in':>9}{'kept':>9}{'dropped':>9}{'failed':>8}{'wall s':>9}{'prompts/s':>11}")
+    print(f"{'stage':<14}{'in':>9}{'kept':>9}{'dropped':>9}{'failed':>8}{'wall s':>9}{'prompts/s':>11}"
+          f"{'peak RSS after, MiB':>21}")  # fmt: skip
     for name in INGEST:
         c = res["counts"][name]
         t = res["times"][name]
         print(f"{name:<14}{c.get('in', 0):>9}{c.get('kept', 0):>9}{c.get('dropped', 0):>9}{c.get('failed', 0):>8}"
-              f"{t:>9.1f}{c.get('in', 0) / t:>11.0f}")  # fmt: skip
+              f"{t:>9.1f}{c.get('in', 0) / t:>11.0f}{res.get('rss_after', {}).get(name, 0):>21.0f}")  # fmt: skip
     total = sum(res["times"][n] for n in INGEST)
     print(f"{'total':<50}{total:>9.1f}{args.ingest_prompts / total:>11.0f}")
     print(f"driver peak RSS: {res['peak_rss_mib']:.0f} MiB = {gib(res['peak_rss_mib'])} (target <= 2 GiB)")
@@ -376,6 +423,9 @@ def main() -> None:
     parser.add_argument("--skip-1m", action="store_true", help="skip (b), the ingest + route pass")
     parser.add_argument("--skip-ray-compare", action="store_true", help="skip (a), the local vs Ray comparison")
     parser.add_argument("--ray-first", action="store_true", help="run the Ray pass before the local one")
+    parser.add_argument("--ray-worker-niceness", type=int, default=None,
+                        help="RAY_worker_niceness for the Ray pass (Ray's default: 15, i.e. workers yield to "
+                             "everything else on a shared machine)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep-runs", action="store_true", help="keep the run dirs (stage tables)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
