@@ -480,7 +480,8 @@ def main() -> None:
         report_compare(args, results["prep"], results)
     if "ingest" in results:
         report_ingest(args, results["ingest"])
-    name = f"ray-{args.prompts}-{args.ingest_prompts}-results.json"
+    parts = ([] if args.skip_ray_compare else [f"compare{args.prompts}"]) + ([] if args.skip_1m else [f"ingest{args.ingest_prompts}"])
+    name = f"ray-{'-'.join(parts) or 'nothing'}-results.json"  # a run of one part keeps the other's results
     (args.cache_dir / name).write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, **results},
                                                   indent=1, default=str))  # fmt: skip
     if not args.keep_runs:
