@@ -22,7 +22,7 @@ LLAMA_WHEEL_STAMP := $(LLAMA_WHEEL_DIR)/.llama-cpp-python-$(LLAMA_VERSION)
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install vllm-env models chromium demo test test-main test-vllm bench bench-decontam bench-scale calibrate clean
+.PHONY: install vllm-env models chromium demo test test-main test-vllm bench bench-decontam bench-scale bench-ray calibrate clean
 
 $(LLAMA_WHEEL_STAMP):
 	mkdir -p $(LLAMA_WHEEL_DIR)
@@ -95,6 +95,12 @@ bench-decontam: install
 # Prefect's share of wall time (direct stage calls vs the build flow's tasks). ~30-40 min on 2 cores.
 bench-scale: install
 	$(VENV)/bin/python benchmarks/scale_100k.py
+
+# route -> generate -> label at 100k prompts against llm-katan (200 ms latency): the local executor vs
+# Ray with 2 workers on this machine (ratio, driver peak RSS); ingest + tag routing at 1M prompts.
+# ~30 min on 2 cores. Quick check: `$(VENV)/bin/python benchmarks/scale_ray.py --prompts 2000 --ingest-prompts 20000`.
+bench-ray: install
+	$(VENV)/bin/python benchmarks/scale_ray.py
 
 calibrate: install
 	$(VENV)/bin/python benchmarks/calibrate_decontam.py

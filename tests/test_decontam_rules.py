@@ -157,3 +157,20 @@ def test_spelled_out_metric_units_are_masked() -> None:
         "what", "fraction", "of", "#", "%", "is", "#", "%"]  # fmt: skip
     assert pair_signal("What fraction of 1 meters is 8 centimeters? Express your answer as a common fraction.",
                        "What fraction of 2 feet is 3 inches? Express your answer as a common fraction.") == "template"
+
+
+def test_with_nothing_to_compare_against_no_prompt_is_embedded() -> None:
+    """No eval sets and no earlier releases: every prompt is kept without a vector (at 1M prompts
+    encoding them took over an hour on 2 cores for nothing)."""
+    from pipeline.core.io import DecisionLog
+    from pipeline.core.records import Prompt
+    from pipeline.decontam.detector import decontaminate
+
+    class NoEncoding:
+        def get(self, label: str, texts: list[str]) -> np.ndarray:
+            raise AssertionError(f"encoded {len(texts)} {label} for an empty detector")
+
+    prompts = [Prompt(f"p{i}", f"Question {i}?", "s", f"s{i}", i) for i in range(3)]
+    log = DecisionLog("decontaminate", "run")
+    kept = decontaminate(prompts, Detector(CFG, [], np.zeros((0, 1), dtype=np.float32)), NoEncoding(), log)  # type: ignore[arg-type]
+    assert kept == prompts and log.tally() == {"kept": 3}

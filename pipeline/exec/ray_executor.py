@@ -87,10 +87,12 @@ class RayExecutor:
     def connect(self) -> None:
         if ray.is_initialized():
             return
-        # The config's address, else RAY_ADDRESS, else a cluster of this machine's own.
-        address = self.settings.address or os.environ.get("RAY_ADDRESS") or None
+        # The config's address, else RAY_ADDRESS, else a cluster of this machine's own ("local": with
+        # None, ray.init joins the cluster a `ray start` on this machine recorded, if one is up).
+        address = self.settings.address or os.environ.get("RAY_ADDRESS") or "local"
+        own = address == "local"
         try:
-            ray.init(address=address, num_cpus=self.settings.num_cpus if not address else None, namespace="rbbench",
+            ray.init(address=address, num_cpus=self.settings.num_cpus if own else None, namespace="rbbench",
                      include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)  # fmt: skip
         except (ConnectionError, RuntimeError) as exc:
             raise RuntimeError(
