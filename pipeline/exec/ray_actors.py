@@ -25,17 +25,22 @@ class GateActor:
         self.gate = Gate(limit, per_minute)
         self._freed: asyncio.Event | None = None
 
-    async def acquire(self, holder: str) -> None:
+    async def acquire(self, holder: str, want: int = 1) -> int:
+        """Wait for a free permit, then grant up to `want` to this holder; returns how many."""
         if self._freed is None:
             self._freed = asyncio.Event()
-        while (delay := self.gate.take(holder)) is None:
+        while True:
+            granted, delay = self.gate.take_many(holder, want)
+            if granted:
+                break
             self._freed.clear()
             await self._freed.wait()
         if delay > 0:
             await asyncio.sleep(delay)
+        return granted
 
-    async def release(self, holder: str) -> None:
-        self.gate.release(holder)
+    async def release(self, holder: str, count: int = 1) -> None:
+        self.gate.release_many(holder, count)
         if self._freed is not None:
             self._freed.set()
 
@@ -50,16 +55,90 @@ class GateActor:
 
 
 class RemoteGate:
-    """A worker's handle on a model's gate actor (the `GateLike` GatedBackend takes)."""
+    """A worker's lease on a model's gate actor (the `GateLike` GatedBackend takes).
+
+    Permits come from the actor in blocks (as many as this worker's threads are waiting for) and
+    go back to it when no thread of this worker has wanted one for RETURN_AFTER_S: a busy worker
+    hands a finished request's permit straight to its next request, with no call to the actor.
+    The actor counts every permit under this worker's holder name, so a worker that dies has them
+    all reclaimed."""
+
+    RETURN_AFTER_S = 0.01
 
     def __init__(self, actor: Any):
         self.actor = actor
+        self._cond = threading.Condition()
+        self._free = 0  # permits this worker holds and no request uses
+        self._waiting = 0  # threads of this worker waiting for a permit
+        self._fetching = False
+        self._holder = ""
+        self._closed = False
+        self._returner: threading.Thread | None = None
+
+    def _spare(self) -> int:
+        """Free permits no thread here can take now: while a fetch is waiting at the actor, the
+        threads waiting here exclude the fetching one (it can only be served by the actor)."""
+        return max(0, self._free - (self._waiting - self._fetching))
+
+    def _return_idle(self) -> None:
+        """Hand back permits no request of this worker took within RETURN_AFTER_S."""
+        while True:
+            time.sleep(self.RETURN_AFTER_S)
+            with self._cond:
+                idle = self._spare()
+                self._free -= idle
+                stop = self._closed
+            if idle:
+                self.actor.release.remote(self._holder, idle)
+            if stop:
+                return
 
     def acquire(self, holder: str = "") -> None:
-        ray.get(self.actor.acquire.remote(holder))
+        with self._cond:
+            self._holder = holder
+            if self._returner is None:
+                self._returner = threading.Thread(target=self._return_idle, name="gate-lease", daemon=True)
+                self._returner.start()
+            self._waiting += 1
+            try:
+                while self._free == 0:
+                    if self._fetching:
+                        self._cond.wait()
+                        continue
+                    self._fetching = True
+                    want = self._waiting
+                    self._cond.release()
+                    try:
+                        granted = ray.get(self.actor.acquire.remote(holder, want))
+                    finally:
+                        self._cond.acquire()
+                        self._fetching = False
+                    self._free += granted
+                    self._cond.notify_all()
+                self._free -= 1
+            finally:
+                self._waiting -= 1
 
     def release(self, holder: str = "") -> None:
-        self.actor.release.remote(holder)  # no need to wait: the gate frees the permit in order
+        with self._cond:
+            if self._fetching and self._waiting - 1 <= self._free:
+                keep = False  # only the fetch at the actor wants one: the actor must see it freed
+            else:
+                keep = True  # for a thread waiting here, or this worker's next request
+                self._free += 1
+                self._cond.notify()
+        if not keep:
+            self.actor.release.remote(holder)
+
+    def close(self) -> None:
+        """The shard is done: every permit it still holds goes back."""
+        with self._cond:
+            self._closed = True
+            idle, self._free = self._free, 0
+        if idle:
+            self.actor.release.remote(self._holder, idle)
+        if self._returner is not None:
+            self._returner.join()
 
 
 @ray.remote

@@ -34,6 +34,23 @@ class Gate:
         with self._cond:
             return self._take(holder)
 
+    def take_many(self, holder: str, want: int) -> tuple[int, float]:
+        """Up to `want` permits at once for one holder (a worker leasing a block): how many, and
+        the wait before the first may start. A rate-limited gate grants one at a time (each start
+        has its own slot)."""
+        with self._cond:
+            granted, delay = 0, 0.0
+            for _ in range(1 if self._interval else max(1, want)):
+                got = self._take(holder)
+                if got is None:
+                    break
+                granted, delay = granted + 1, delay if granted else got
+            return granted, delay
+
+    def release_many(self, holder: str, count: int) -> None:
+        for _ in range(count):
+            self.release(holder)
+
     def _take(self, holder: str) -> float | None:
         if self.active >= self.limit:
             return None
@@ -101,3 +118,5 @@ class GatedBackend:
 
     def close(self) -> None:
         self.backend.close()  # type: ignore[attr-defined]
+        if hasattr(self.gate, "close"):
+            self.gate.close()  # a lease on a shared gate hands back what it holds

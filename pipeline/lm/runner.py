@@ -15,6 +15,7 @@ from typing import Iterator, Protocol, Sequence
 
 from pipeline.lm.base import ChatRequest, ChatResult, ProgressFn, request_key
 from pipeline.lm.cache import ResponseCache
+from pipeline.lm.journal import SendJournal
 from pipeline.lm.workers import WorkerPool
 
 log = logging.getLogger(__name__)
@@ -121,25 +122,23 @@ class CachedModel:
     def _answer_pooled(self, todo: list[Pending]) -> Iterator[tuple[int, ChatResult]]:
         """One request per worker thread; yields results in completion order.
 
-        Workers take requests from one queue and put answers on another. This thread wakes for
-        whatever answers have arrived and, in one transaction, stores them and journals the
-        requests that take the freed workers' places, before it yields the answers or hands the
-        requests over: as durable as a commit per request, with one commit per wake-up. Only as
-        many requests as there are idle workers are handed over (none wait in the queue), so the
-        journal of sent requests never holds one that was not on its way; memory stays flat
-        however many requests a stage sends."""
+        Workers take requests from one queue and put answers on another; a worker journals the
+        request it takes as sent (a group commit shared with the workers taking theirs meanwhile)
+        before it sends it, so up to a second round of requests can wait in the queue without
+        being counted as sent, and no worker waits for this thread to hand it the next one. This
+        thread wakes for whatever answers have arrived, stores them in one transaction before it
+        yields them, and tops the queue up; memory stays flat however many requests a stage sends."""
         workers = min(self.max_concurrency, len(todo))
-        pool = WorkerPool(self.backend.complete, workers, self.name)
+        journal = SendJournal(self.cache, self.backend.model) if self.cache is not None else None
+        pool = WorkerPool(self.backend.complete, workers, self.name, journal.mark if journal else None)
+        window = 2 * workers
         queue = iter(todo)
         try:
-            refill = list(islice(queue, workers))
-            self._store([], refill)
-            pool.submit(refill)
+            pool.submit(list(islice(queue, window)))
             while pool.in_flight:
                 answers, failure = pool.finished()
-                refill = list(islice(queue, workers - pool.in_flight))
-                self._store(answers, refill)
-                pool.submit(refill)
+                self._store(answers, [])
+                pool.submit(list(islice(queue, window - pool.in_flight)))
                 yield from ((i, result) for i, _, result in answers)
                 if failure is not None:
                     raise failure

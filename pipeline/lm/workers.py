@@ -21,8 +21,11 @@ _STOP = None
 class WorkerPool(Generic[T]):
     """`workers` threads calling `answer(request)`; `finished()` blocks for the next answers."""
 
-    def __init__(self, answer: Callable[[ChatRequest], ChatResult], workers: int, name: str):
+    def __init__(self, answer: Callable[[ChatRequest], ChatResult], workers: int, name: str,
+                 before: Callable[[T], None] | None = None):  # fmt: skip
+        """`before(tag)` runs in the worker right before each request is sent (the journal)."""
         self._answer = answer
+        self._before = before
         self._jobs: queue.SimpleQueue[Job[T] | None] = queue.SimpleQueue()
         self._done: queue.SimpleQueue[tuple[int, T, ChatResult | BaseException]] = queue.SimpleQueue()
         self._cancelled = threading.Event()
@@ -38,6 +41,8 @@ class WorkerPool(Generic[T]):
             if self._cancelled.is_set():
                 continue  # shutting down: never start a request nobody will read
             try:
+                if self._before is not None:
+                    self._before(tag)
                 outcome: ChatResult | BaseException = self._answer(request)
             except BaseException as exc:  # handed to the consumer, raised there
                 outcome = exc

@@ -112,9 +112,13 @@ def load_prompts(out: StageOutput) -> list[Prompt]:
     return load_prompts_at(out.path)
 
 
-def load_prompts_at(path: str | Path) -> list[Prompt]:
-    rows = scan_table(path).collect().iter_rows(named=True)
-    return [Prompt(**{**r, "metadata": json.loads(r["metadata"])}) for r in rows]
+def load_prompts_at(path: str | Path, keep: Callable[[str], bool] | None = None) -> list[Prompt]:
+    """The prompts of a table (those whose id `keep` accepts): a shard filters on the id column
+    before any row becomes an object."""
+    frame = scan_table(path).collect()
+    if keep is not None:
+        frame = frame.filter(pl.Series([keep(pid) for pid in frame["prompt_id"]], dtype=pl.Boolean))
+    return [Prompt(**{**r, "metadata": json.loads(r["metadata"])}) for r in frame.iter_rows(named=True)]
 
 
 def write_completions(path: Path, completions: list[Completion]) -> Path:

@@ -143,7 +143,7 @@ def shard_work(job: ShardJob, pool: ModelPool, progress: Progress | None) -> dic
     """One shard: its prompts' transforms, answers and derived candidates, as parts."""
     cfg = BuildConfig.model_validate_json(job.config_json)
     ctx = RunContext(cfg, Path(job.base_dir), job.run_id, progress)
-    prompts = [p for p in load_prompts_at(job.input("route")) if job.wants(p.prompt_id)]
+    prompts = load_prompts_at(job.input("route"), job.wants)
     log = DecisionLog(STAGE, job.run_id)
     # A provider batch takes hours whatever its size: batch models get the shard's requests at once.
     size = BATCH_SIZE if not any(m.batch for m in cfg.models) else 10**9

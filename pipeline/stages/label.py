@@ -145,7 +145,7 @@ def shard_work(job: ShardJob, pool: ModelPool, progress: Progress | None) -> dic
     requests are all here; annotations and the report need every label and run after)."""
     cfg = BuildConfig.model_validate_json(job.config_json)
     ctx = RunContext(cfg, Path(job.base_dir), job.run_id, progress)
-    prompts = {p.prompt_id: p for p in load_prompts_at(job.input("route")) if job.wants(p.prompt_id)}
+    prompts = {p.prompt_id: p for p in load_prompts_at(job.input("route"), job.wants)}
     completions = load_completions_at(job.input("generate"), set(prompts))
     auto = automatic(completions, prompts, enabled_subsets(cfg), LabelEnv(ctx.templates(), pool.get), progress)
     if len(auto) != len(completions):
