@@ -186,9 +186,16 @@ def test_max_concurrency_holds_across_workers(ray_cluster: None, tmp_path: Path)
 
 
 def _shard_workers(stage: str) -> list[int]:
-    """Pids of the Ray workers running a stage's shard tasks (their process title names the task)."""
-    found = subprocess.run(["pgrep", "-f", f"ray::{stage}-"], capture_output=True, text=True).stdout.split()
-    return [int(pid) for pid in found]
+    """Pids of the Ray workers running a stage's shard tasks (Ray sets their process title to
+    `ray::<task name>`, which /proc shows as their command line)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "cmdline").read_bytes().startswith(f"ray::{stage}-".encode()):
+                pids.append(int(entry.name))
+        except OSError:  # gone meanwhile
+            continue
+    return pids
 
 
 def test_a_worker_killed_mid_shard_loses_nothing_and_pays_once(ray_cluster: None, tmp_path: Path) -> None:

@@ -141,3 +141,25 @@ def test_done_shards_are_reused_and_stale_ones_rerun(tmp_path: Path) -> None:
     run_shards(fewer, "generate", f"{__name__}:count_work", upstream)
     assert sorted(CALLS) == [0, 1]
     assert sorted(p.name for p in (ctx.stage_dir("generate") / "shards").iterdir()) == ["00000-of-00002", "00001-of-00002"]
+
+
+def failing_work(job: ShardJob, pool: Any, progress: Any) -> dict[str, Any]:
+    """A shard whose only request failed for good (as its usage says)."""
+    CALLS.append(job.index)
+    log = DecisionLog("generate", job.run_id)
+    log.add("a", "failed", "request-failed")
+    log.write(job.part_dir / "decisions.parquet")
+    return {"in": 1}
+
+
+def test_a_shard_with_failed_requests_runs_again(tmp_path: Path, monkeypatch: Any) -> None:
+    from pipeline.exec import shards
+
+    real_usage = shards._usage
+    monkeypatch.setattr(shards, "_usage", lambda pool: {"m": {"failed": 1}} if CALLS else real_usage(pool))
+    ctx = _ctx(tmp_path, 1)
+    upstream = {"route": StageOutput("route", "unused", "fp1")}
+    CALLS.clear()
+    run_shards(ctx, "generate", f"{__name__}:failing_work", upstream)
+    run_shards(ctx, "generate", f"{__name__}:failing_work", upstream)
+    assert CALLS == [0, 0]  # the marker of a shard with failures is not reused

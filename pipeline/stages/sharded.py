@@ -59,7 +59,9 @@ def run_shards(ctx: RunContext, stage: str, work: str, upstream: dict[str, Stage
             shutil.rmtree(stale, ignore_errors=True)
     summaries: dict[int, dict[str, Any]] = {}
     for job in jobs:
-        if (done := finished(job)) is not None:
+        # A shard whose LM requests failed for good runs again: its answered ones come from the
+        # response cache, and only the failed ones are sent.
+        if (done := finished(job)) is not None and not _had_failures(done):
             summaries[job.index] = {**done, "reused": True, "usage": {}}
     todo = [job for job in jobs if job.index not in summaries]
     progress = ctx.progress
@@ -86,6 +88,10 @@ def run_shards(ctx: RunContext, stage: str, work: str, upstream: dict[str, Stage
             for name, value in counts.items():
                 usage[name] = usage.get(name, 0) + value
     return ordered
+
+
+def _had_failures(summary: dict[str, Any]) -> bool:
+    return any(counts.get("failed", 0) for counts in summary.get("usage", {}).values())
 
 
 def part_paths(ctx: RunContext, stage: str, name: str) -> list[Path]:
