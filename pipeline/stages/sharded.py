@@ -20,6 +20,7 @@ from pipeline.core.io import StageOutput, atomic_write_text, file_fingerprint, s
 from pipeline.core.run_location import portable, run_url
 from pipeline.exec import executor_for
 from pipeline.exec.shards import ShardJob, finished
+from pipeline.lm.runner import RequestStats
 from pipeline.stages.context import RunContext, record_ledger
 
 TERMINAL = ("kept", "dropped", "failed")
@@ -106,7 +107,7 @@ def concat_parts(paths: list[Path], target: Path) -> Path:
 
 def lm_totals(summaries: list[dict[str, Any]]) -> dict[str, int]:
     """LM traffic of this run (reused shards sent nothing), as the stage's counts."""
-    totals: dict[str, int] = {}
+    totals = {f"lm_{name}": 0 for name in RequestStats().as_dict()}  # every count, zeros included
     for summary in summaries:
         for counts in summary.get("usage", {}).values():
             for name, value in counts.items():
