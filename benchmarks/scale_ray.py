@@ -36,7 +36,6 @@ import random
 import resource
 import shutil
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -45,7 +44,7 @@ from typing import Any, Self
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from benchmarks.scale_100k import free_port, stop_tree  # noqa: E402  (stdlib only: keeps this process small)
+from benchmarks.scale_100k import Runner as PassRunner, _peak_rss_mib, free_port, stop_tree  # noqa: E402  (stdlib only: keeps this process small)
 from flows.processes import descendants  # noqa: E402
 from tests.servers import wait_http  # noqa: E402
 
@@ -112,10 +111,6 @@ def write_prompts(path: Path, n: int, seed: int) -> None:
 
 
 # ---------------------------------------------------------------- child side (one per pass)
-
-
-def _peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def _rss_mib(pid: int) -> float:
@@ -247,26 +242,14 @@ def child_main(pass_name: str, spec_path: Path) -> None:
 # ---------------------------------------------------------------- parent side
 
 
-class Runner:
-    """Starts llm-katan and the passes as child processes, and stops every process it started."""
+class Runner(PassRunner):
+    """Starts llm-katan and the passes as child processes, and stops every process it started
+    (`start` and `stop_all` are scale_100k's)."""
 
     def __init__(self, args: argparse.Namespace):
-        self.args = args
+        super().__init__(args)
         self.runs = args.cache_dir / "ray-runs"
-        self.processes: list[subprocess.Popen[bytes]] = []
         self.katan_pid: int | None = None
-
-    def start(self, cmd: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-        with log.open("wb") as handle:
-            process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=handle, stderr=subprocess.STDOUT,
-                                       env=env, cwd=ROOT, start_new_session=True)  # fmt: skip
-        self.processes.append(process)
-        return process
-
-    def stop_all(self) -> None:
-        for process in reversed(self.processes):
-            stop_tree(process)
-        self.processes.clear()
 
     def katan(self) -> str:
         port = free_port()

@@ -163,8 +163,12 @@ class EmbeddingCache:
 
     def put(self, label: str, texts: Sequence[str], vectors: np.ndarray) -> None:
         path = self._path(label, texts)
-        if path is None:
-            return
-        buffer = io.BytesIO()
-        np.save(buffer, np.ascontiguousarray(vectors, dtype=np.float32))
-        atomic_write_bytes(path, buffer.getvalue())
+        if path is not None:
+            save_vectors(path, vectors)
+
+
+def save_vectors(path: Path, vectors: np.ndarray) -> None:
+    """float32 vectors as one .npy file, written atomically (a crash never leaves half of one)."""
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(vectors, dtype=np.float32))
+    atomic_write_bytes(path, buffer.getvalue())

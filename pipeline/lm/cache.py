@@ -20,6 +20,17 @@ from pipeline.lm.base import ChatResult
 _LOOKUP_CHUNK = 500  # keys per SELECT (SQLite allows 32766 parameters; smaller chunks stay fast)
 
 
+def lookup(db: sqlite3.Connection, keys: list[str]) -> dict[str, ChatResult]:
+    """The answers stored in `db` among `keys`, a few hundred keys per query."""
+    found: dict[str, ChatResult] = {}
+    for start in range(0, len(keys), _LOOKUP_CHUNK):
+        chunk = keys[start : start + _LOOKUP_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        rows = db.execute(f"SELECT key, result FROM responses WHERE key IN ({marks})", chunk).fetchall()
+        found.update((key, ChatResult.from_json(raw)) for key, raw in rows)
+    return found
+
+
 class ResponseCache:
     """Maps a request key (see `request_key`) to the JSON of its successful `ChatResult`."""
 
@@ -41,14 +52,8 @@ class ResponseCache:
 
     def get_many(self, keys: list[str]) -> dict[str, ChatResult]:
         """The stored answers among `keys` (a stage looks its whole batch up in a few queries)."""
-        found: dict[str, ChatResult] = {}
         with self._lock:
-            for start in range(0, len(keys), _LOOKUP_CHUNK):
-                chunk = keys[start : start + _LOOKUP_CHUNK]
-                marks = ",".join("?" * len(chunk))
-                rows = self._db.execute(f"SELECT key, result FROM responses WHERE key IN ({marks})", chunk).fetchall()
-                found.update((key, ChatResult.from_json(raw)) for key, raw in rows)
-        return found
+            return lookup(self._db, keys)
 
     def put(self, key: str, model: str, result: ChatResult) -> None:
         self.record([(key, model, result)], [], model)

@@ -13,7 +13,7 @@ import sqlite3
 from pathlib import Path
 
 from pipeline.lm.base import ChatResult
-from pipeline.lm.cache import ResponseCache
+from pipeline.lm.cache import ResponseCache, lookup
 
 
 class ShardCache(ResponseCache):
@@ -36,11 +36,7 @@ class ShardCache(ResponseCache):
         base = self._base() if missing else None
         if base is not None:
             with self._lock:
-                for start in range(0, len(missing), 500):
-                    chunk = missing[start : start + 500]
-                    marks = ",".join("?" * len(chunk))
-                    rows = base.execute(f"SELECT key, result FROM responses WHERE key IN ({marks})", chunk).fetchall()
-                    found.update((key, ChatResult.from_json(raw)) for key, raw in rows)
+                found.update(lookup(base, missing))
         return found
 
     def close(self) -> None:

@@ -68,10 +68,20 @@ class _MeteredPool(ModelPool):
 
     def close(self) -> None:
         for name, stats in self.stats().items():
-            counts = self._usage.setdefault(name, {})
-            for key, value in stats.as_dict().items():
-                counts[key] = counts.get(key, 0) + value
+            add_usage(self._usage, name, stats.as_dict())
         super().close()
+
+
+def add_usage(usage: dict[str, dict[str, int]], model: str, counts: dict[str, int]) -> None:
+    """Add a model's request counts to a stage's tally (what its ledger is written from)."""
+    tally = usage.setdefault(model, {})
+    for key, value in counts.items():
+        tally[key] = tally.get(key, 0) + value
+
+
+def shard_context(job: Any, progress: Progress | None) -> "RunContext":
+    """The run context a shard's work runs in, rebuilt from its job (on whichever worker)."""
+    return RunContext(BuildConfig.model_validate_json(job.config_json), Path(job.base_dir), job.run_id, progress)
 
 
 def record_ledger(ctx: RunContext, stage: str) -> None:

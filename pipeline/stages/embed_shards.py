@@ -11,7 +11,6 @@ The driver puts the rows back in order; the caller's embedding cache then keeps 
 from __future__ import annotations
 
 import hashlib
-import io
 import shutil
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -20,10 +19,10 @@ import numpy as np
 import polars as pl
 
 from pipeline.core.config import BuildConfig
-from pipeline.core.io import atomic_write_bytes, write_table
+from pipeline.core.io import write_table
 from pipeline.core.run_location import run_url
 from pipeline.core.store import RunStore
-from pipeline.decontam.embed import Embedder, content_hash
+from pipeline.decontam.embed import Embedder, content_hash, save_vectors
 from pipeline.exec import executor_for
 from pipeline.exec.shards import ShardJob, finished, shard_of
 
@@ -102,8 +101,6 @@ def encode_work(job: ShardJob, pool: Any, progress: Progress | None) -> dict[str
     vectors = Embedder(emb.model, emb.batch_size, progress, emb.precision, emb.device).encode(
         mine["text"].to_list(), f"{job.run_id} shard {job.index + 1}/{job.count}"
     )
-    buffer = io.BytesIO()
-    np.save(buffer, np.ascontiguousarray(vectors, dtype=np.float32))
-    atomic_write_bytes(job.part_dir / "vectors.npy", buffer.getvalue())
+    save_vectors(job.part_dir / "vectors.npy", vectors)
     write_table(mine.select("row"), job.part_dir / "rows.parquet")
     return {"in": mine.height, "kept": mine.height}

@@ -11,15 +11,13 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from pipeline.core.config import BuildConfig
 from pipeline.core.io import DecisionLog, StageOutput, write_table
 from pipeline.exec.shards import ShardJob
 from pipeline.core.records import TRANSFORM_SCHEMA, Completion, Prompt, completion_id
 from pipeline.lm import ChatResult, ModelPool
-from pipeline.stages.context import RunContext, load_prompts_at, write_completions
+from pipeline.stages.context import RunContext, load_prompts_at, shard_context, write_completions
 from pipeline.stages.sharded import concat_parts, finish_parts, lm_totals, part_paths, run_shards
 from pipeline.subsets.base import Planned, Sampler, Subset
 from pipeline.subsets.registry import enabled as enabled_subsets
@@ -141,8 +139,8 @@ def _completion(cid: str, item: Planned, result: ChatResult, params: str) -> Com
 
 def shard_work(job: ShardJob, pool: ModelPool, progress: Progress | None) -> dict[str, Any]:
     """One shard: its prompts' transforms, answers and derived candidates, as parts."""
-    cfg = BuildConfig.model_validate_json(job.config_json)
-    ctx = RunContext(cfg, Path(job.base_dir), job.run_id, progress)
+    ctx = shard_context(job, progress)
+    cfg = ctx.cfg
     prompts = load_prompts_at(job.input("route"), job.wants)
     log = DecisionLog(STAGE, job.run_id)
     # A provider batch takes hours whatever its size: batch models get the shard's requests at once.

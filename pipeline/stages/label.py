@@ -19,7 +19,6 @@ from pipeline.core.io import DecisionLog, StageOutput, atomic_write_text, record
 from pipeline.core.records import LABEL_SCHEMA, Completion, Label, Prompt
 from pipeline.label import human, human_review
 from pipeline.label.base import Labeler, LabelResult
-from pipeline.core.config import BuildConfig
 from pipeline.exec.shards import ShardJob
 from pipeline.lm import ModelPool
 from pipeline.stages.context import (
@@ -30,6 +29,7 @@ from pipeline.stages.context import (
     load_labels_at,
     load_prompts,
     load_prompts_at,
+    shard_context,
 )
 from pipeline.stages.sharded import concat_parts, lm_totals, part_paths, run_shards
 from pipeline.subsets.base import LabelEnv, Subset
@@ -143,8 +143,8 @@ def labeling_report(
 def shard_work(job: ShardJob, pool: ModelPool, progress: Progress | None) -> dict[str, Any]:
     """One shard: the automatic labels of its prompts' completions, as a part (the judges' LM
     requests are all here; annotations and the report need every label and run after)."""
-    cfg = BuildConfig.model_validate_json(job.config_json)
-    ctx = RunContext(cfg, Path(job.base_dir), job.run_id, progress)
+    ctx = shard_context(job, progress)
+    cfg = ctx.cfg
     prompts = {p.prompt_id: p for p in load_prompts_at(job.input("route"), job.wants)}
     completions = load_completions_at(job.input("generate"), set(prompts))
     auto = automatic(completions, prompts, enabled_subsets(cfg), LabelEnv(ctx.templates(), pool.get), progress)

@@ -21,7 +21,7 @@ from pipeline.core.run_location import portable, run_url
 from pipeline.exec import executor_for
 from pipeline.exec.shards import ShardJob, finished
 from pipeline.lm.runner import RequestStats
-from pipeline.stages.context import RunContext, record_ledger
+from pipeline.stages.context import RunContext, add_usage, lm_counts, record_ledger
 
 TERMINAL = ("kept", "dropped", "failed")
 _CODE = tree_fingerprint(Path(__file__).resolve().parent.parent)
@@ -85,9 +85,7 @@ def run_shards(ctx: RunContext, stage: str, work: str, upstream: dict[str, Stage
     atomic_write_text(ctx.stage_dir(stage) / "shards.json", json.dumps(ordered, sort_keys=True, indent=1))
     for summary in ordered:
         for model, counts in summary.get("usage", {}).items():
-            usage = ctx.lm_usage.setdefault(model, {})
-            for name, value in counts.items():
-                usage[name] = usage.get(name, 0) + value
+            add_usage(ctx.lm_usage, model, counts)
     return ordered
 
 
@@ -107,12 +105,11 @@ def concat_parts(paths: list[Path], target: Path) -> Path:
 
 def lm_totals(summaries: list[dict[str, Any]]) -> dict[str, int]:
     """LM traffic of this run (reused shards sent nothing), as the stage's counts."""
-    totals = {f"lm_{name}": 0 for name in RequestStats().as_dict()}  # every count, zeros included
+    total = RequestStats()  # every count, zeros included
     for summary in summaries:
         for counts in summary.get("usage", {}).values():
-            for name, value in counts.items():
-                totals[f"lm_{name}"] = totals.get(f"lm_{name}", 0) + value
-    return totals
+            total.add(**counts)
+    return lm_counts(total.as_dict())
 
 
 def finish_parts(ctx: RunContext, stage: str, items_in: int, table: Path, **counts: int) -> StageOutput:
