@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Callable, Protocol, Sequence, runtime_checkable
 
 ProgressFn = Callable[[int, int], None]  # (answered so far, total), cache hits included
@@ -54,8 +54,9 @@ class ChatRequest:
         return [{"role": role, "content": content} for role, content in self.messages]
 
     def params(self) -> dict[str, object]:
-        data = asdict(self)
-        data.pop("messages")
+        # Read field by field: `asdict` deep-copies, which cost a third of the LM layer's own
+        # CPU per request (every request is keyed before the cache is asked).
+        data: dict[str, object] = {name: getattr(self, name) for name in _PARAM_FIELDS}
         data["stop"] = list(self.stop)
         if self.json_schema is None:
             # Left out when unused, so plain requests keep the cache keys and ids they always had.
@@ -64,6 +65,9 @@ class ChatRequest:
 
     def schema(self) -> dict[str, object] | None:
         return json.loads(self.json_schema) if self.json_schema else None
+
+
+_PARAM_FIELDS = [f.name for f in fields(ChatRequest) if f.name != "messages"]
 
 
 @dataclass
