@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import statistics
 import sys
 import tempfile
@@ -33,11 +34,33 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline.lm import CachedModel, ChatRequest, ResponseCache  # noqa: E402
 from pipeline.lm.openai_compat import OpenAICompatBackend  # noqa: E402
+from pipeline.lm.retry import RetryPolicy  # noqa: E402
+
+
+class RetryCount(logging.Handler):
+    """Counts the retries the plain clients take: the openai SDK logs each one at INFO."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += record.getMessage().startswith("Retrying request")
+
+
+RETRIES = RetryCount()
+_sdk_log = logging.getLogger("openai._base_client")
+_sdk_log.addHandler(RETRIES)
+_sdk_log.setLevel(logging.INFO)
+_sdk_log.propagate = False
 
 MODEL = "katan-echo"
 # The plain clients keep the SDK's own retries (a dropped connection at concurrency 128 is retried,
-# as the layer retries it); they cost nothing unless a request fails.
+# as the layer retries it); they cost nothing unless a request fails. The layer is given the SDK's
+# budget and first pause, so a retry costs every side the same wall time, and each run prints the
+# retries it took: one pause at the tail of a 2-second run moves a cell's ratio by a quarter.
 PLAIN_RETRIES = 2
+SAME_RETRIES = RetryPolicy(max_retries=PLAIN_RETRIES, initial_wait_s=0.5, max_wait_s=8.0)  # openai's defaults
 Side = Callable[[str, list[ChatRequest], int], float]  # (base_url, requests, concurrency) -> seconds
 
 
@@ -89,12 +112,13 @@ def plain_async(base_url: str, requests: list[ChatRequest], concurrency: int, mo
 
 def layer(base_url: str, requests: list[ChatRequest], concurrency: int, model: str = MODEL) -> float:
     with tempfile.TemporaryDirectory() as tmp:
-        backend = OpenAICompatBackend(model, base_url=base_url, api_key_env=None)
+        backend = OpenAICompatBackend(model, base_url=base_url, api_key_env=None, retry=SAME_RETRIES)
         lm = CachedModel(backend, ResponseCache(Path(tmp) / "cache.sqlite"), max_concurrency=concurrency)
         start = time.perf_counter()
         results = lm.generate(requests)
         elapsed = time.perf_counter() - start
         lm.close()
+    RETRIES.count += lm.stats.retries
     assert lm.stats.sent == len(requests) and all(r.ok for r in results), lm.stats
     return elapsed
 
@@ -117,30 +141,33 @@ def katan_cells(args: argparse.Namespace) -> None:
             for concurrency in args.concurrency:
                 rates: dict[str, list[float]] = {side: [] for side in SIDES}
                 cpu: dict[str, list[float]] = {side: [] for side in SIDES}
+                retries = {side: 0 for side in SIDES}
                 names = list(SIDES)
                 for round_no in range(args.rounds):
                     order = names[round_no % 3 :] + names[: round_no % 3]
                     for side in order:
                         requests = make_requests(args.requests, args.max_tokens, f" r{round_no}")
+                        RETRIES.count = 0
                         cpu_start = time.process_time()
                         elapsed = SIDES[side](base_url, requests, concurrency)
                         cpu_ms = (time.process_time() - cpu_start) * 1000 / len(requests)
                         rates[side].append(len(requests) / elapsed)
                         cpu[side].append(cpu_ms)
+                        retries[side] += RETRIES.count
                         print(f"latency {latency:>3} ms  concurrency {concurrency:>3}  round {round_no}  "
-                              f"{side:5}: {len(requests) / elapsed:7.1f} req/s  {cpu_ms:.2f} ms CPU/request",
-                              flush=True)  # fmt: skip
+                              f"{side:5}: {len(requests) / elapsed:7.1f} req/s  {cpu_ms:.2f} ms CPU/request  "
+                              f"{RETRIES.count} retries", flush=True)  # fmt: skip
                 medians = {side: statistics.median(r) for side, r in rates.items()}
                 cpu_medians = {side: statistics.median(c) for side, c in cpu.items()}
-                table.append((latency, concurrency, medians, cpu_medians))
+                table.append((latency, concurrency, medians, cpu_medians, retries))
     print("\nMedians; CPU is this process's (client side) CPU time per request, all threads.")
     print("| latency | concurrency | sync req/s | async req/s | layer req/s | layer/sync | layer/async "
-          "| CPU ms/req sync / async / layer |")  # fmt: skip
-    print("|---:|---:|---:|---:|---:|---:|---:|---|")
-    for latency, concurrency, m, c in table:
+          "| CPU ms/req sync / async / layer | retries sync / async / layer |")  # fmt: skip
+    print("|---:|---:|---:|---:|---:|---:|---:|---|---|")
+    for latency, concurrency, m, c, r in table:
         print(f"| {latency} ms | {concurrency} | {m['sync']:.0f} | {m['async']:.0f} | {m['layer']:.0f} | "
               f"{m['layer'] / m['sync']:.2f} | {m['layer'] / m['async']:.2f} | "
-              f"{c['sync']:.2f} / {c['async']:.2f} / {c['layer']:.2f} |")  # fmt: skip
+              f"{c['sync']:.2f} / {c['async']:.2f} / {c['layer']:.2f} | {r['sync']} / {r['async']} / {r['layer']} |")  # fmt: skip
 
 
 def llama_tokens(args: argparse.Namespace) -> None:

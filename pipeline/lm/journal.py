@@ -1,25 +1,30 @@
-"""The journal of sent requests, written by the worker about to send, with group commits.
+"""Group commits of the response cache: the journal of sent requests and the answers, together.
 
 A worker records a request's key the moment it takes the request off the queue, and sends only
-once that record is durable. Keys handed in while a commit runs form the next batch; when the
-commit ends, its own workers are woken (and nobody else), and one worker of the next batch is
-woken to commit it. So requests may wait in a queue without being counted as sent, a commit
-costs one wake-up per request it covers, and a killed run's journal holds exactly what was on
-its way.
+once that record is durable; the consumer stores the answers it woke for, and hands them on only
+once they are durable. Whatever is handed in while a commit runs forms the next batch; when the
+commit ends, its own waiters are woken (and nobody else), and one waiter of the next batch is woken
+to commit it. So one writer serves both kinds of record (two writers took turns on one SQLite
+lock), a commit costs one wake-up per caller it covers, requests may wait in a queue without being
+counted as sent, and a killed run's journal holds exactly what was on its way.
 """
 
 from __future__ import annotations
 
 import threading
 
+from pipeline.lm.base import ChatResult
 from pipeline.lm.cache import ResponseCache
+
+Answer = tuple[str, str, ChatResult]  # (key, model, result)
 
 
 class _Batch:
-    """Keys waiting for one commit, and the workers waiting on it."""
+    """Records waiting for one commit, and the callers waiting on it."""
 
     def __init__(self, lock: threading.Lock):
-        self.keys: list[str] = []
+        self.sending: list[str] = []
+        self.answers: list[Answer] = []
         self.woken = threading.Condition(lock)
         self.done = False
         self.needs_leader = False  # the commit before ended; one waiter must commit this batch
@@ -30,14 +35,23 @@ class SendJournal:
     def __init__(self, cache: ResponseCache, model: str):
         self._cache, self._model = cache, model
         self._lock = threading.Lock()
-        self._open = _Batch(self._lock)  # where new keys go
+        self._open = _Batch(self._lock)  # where new records go
         self._committing = False
 
     def mark(self, key: str) -> None:
         """Return once `key` is journaled as sent (raise if the journal cannot be written)."""
+        self._write([key], [])
+
+    def store(self, answers: list[Answer]) -> None:
+        """Return once `answers` are durable."""
+        if answers:
+            self._write([], answers)
+
+    def _write(self, sending: list[str], answers: list[Answer]) -> None:
         with self._lock:
             batch = self._open
-            batch.keys.append(key)
+            batch.sending += sending
+            batch.answers += answers
             if self._committing:
                 while not (batch.done or batch.needs_leader):
                     batch.woken.wait()
@@ -54,14 +68,14 @@ class SendJournal:
 
     def _commit(self, batch: _Batch) -> None:
         try:
-            self._cache.record([], batch.keys, self._model)
+            self._cache.record(batch.answers, batch.sending, self._model)
         except BaseException as exc:
             batch.error = exc
         with self._lock:
             batch.done = True
             batch.woken.notify_all()
             following = self._open
-            if following.keys:
+            if following.sending or following.answers:
                 following.needs_leader = True
                 following.woken.notify()
             else:

@@ -126,8 +126,8 @@ class CachedModel:
         request it takes as sent (a group commit shared with the workers taking theirs meanwhile)
         before it sends it, so up to a second round of requests can wait in the queue without
         being counted as sent, and no worker waits for this thread to hand it the next one. This
-        thread wakes for whatever answers have arrived, stores them in one transaction before it
-        yields them, and tops the queue up; memory stays flat however many requests a stage sends."""
+        thread wakes for whatever answers have arrived, stores them (joining the journal's group
+        commit) before it yields them, and tops the queue up; memory stays flat however many requests a stage sends."""
         workers = min(self.max_concurrency, len(todo))
         journal = SendJournal(self.cache, self.backend.model) if self.cache is not None else None
         pool = WorkerPool(self.backend.complete, workers, self.name, journal.mark if journal else None)
@@ -137,7 +137,7 @@ class CachedModel:
             pool.submit(list(islice(queue, window)))
             while pool.in_flight:
                 answers, failure = pool.finished()
-                self._store(answers, [])
+                self._store(answers, [], journal)
                 pool.submit(list(islice(queue, window - pool.in_flight)))
                 yield from ((i, result) for i, _, result in answers)
                 if failure is not None:
@@ -155,9 +155,11 @@ class CachedModel:
             self._store(answered, [])
             yield from ((i, result) for i, _, result in answered)
 
-    def _store(self, answered: list[tuple[int, str, ChatResult]], sending: list[Pending]) -> None:
+    def _store(self, answered: list[tuple[int, str, ChatResult]], sending: list[Pending],
+               journal: SendJournal | None = None) -> None:  # fmt: skip
         """Account for fresh answers and, in one transaction, make them durable (before anyone
-        uses them) and journal the requests about to be sent (before they go)."""
+        uses them) and journal the requests about to be sent (before they go). With the worker
+        pool's `journal`, the answers join its group commit instead of a transaction of their own."""
         counts = {"sent": 0, "retries": 0, "succeeded": 0, "failed": 0, "prompt_tokens": 0, "completion_tokens": 0}
         for _, _, result in answered:
             result.cached = False
@@ -168,9 +170,14 @@ class CachedModel:
             counts["completion_tokens"] += result.completion_tokens or 0
         if answered:
             self.stats.add(**counts)
-        if self.cache is not None:
-            model = self.backend.model
-            self.cache.record([(key, model, result) for _, key, result in answered], [key for _, _, key in sending], model)
+        if self.cache is None:
+            return
+        model = self.backend.model
+        rows = [(key, model, result) for _, key, result in answered]
+        if journal is not None and not sending:
+            journal.store(rows)
+        else:
+            self.cache.record(rows, [key for _, _, key in sending], model)
 
     def close(self) -> None:
         self.backend.close()
