@@ -108,6 +108,17 @@ def _near_duplicates(texts: list[str], threshold: float, cache: EmbeddingCache) 
     return dropped
 
 
+def _near_in(unique: ChunkedTable[tuple[Prompt, str]], threshold: float,
+             cache: EmbeddingCache) -> tuple[dict[int, tuple[int, float]], dict[int, tuple[str, str]]]:  # fmt: skip
+    """The near-duplicates among the distinct prompts (see `_near_duplicates`), and the id and
+    text excerpt of each prompt one repeats: only the ids and texts are loaded, not the rows."""
+    both = unique.scan().select("prompt_id", "text").collect()
+    ids, texts = both["prompt_id"].to_list(), both["text"].to_list()
+    del both
+    near = _near_duplicates(texts, threshold, cache)
+    return near, {other: (ids[other], texts[other][:300]) for other, _ in near.values()}
+
+
 def _unique_frame(rows: list[tuple[Prompt, str]]) -> pl.DataFrame:
     """Prompts of distinct text with the file each came from (its decision names it)."""
     return prompts_frame([p for p, _ in rows]).with_columns(pl.Series("file", [f for _, f in rows], dtype=pl.String))
@@ -154,15 +165,9 @@ def ingest_to(
             log.extend(duplicates)
         seen.clear()
         near: dict[int, tuple[int, float]] = {}
+        kept_of: dict[int, tuple[str, str]] = {}
         if cfg.near_duplicate_threshold is not None and cache is not None and unique.count > 1:
-            both = unique.scan().select("prompt_id", "text").collect()
-            ids, texts = both["prompt_id"].to_list(), both["text"].to_list()
-            del both
-            near = _near_duplicates(texts, cfg.near_duplicate_threshold, cache)
-            kept_of = {other: (ids[other], texts[other][:300]) for other, _ in near.values()}
-            del ids, texts
-        else:
-            kept_of = {}
+            near, kept_of = _near_in(unique, cfg.near_duplicate_threshold, cache)
         _decide_unique(unique, near, kept_of, log, tallies)
         frame = unique.scan()
         if near:
