@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
 from pipeline.core.records import DECISION_SCHEMA, Decision
+from pipeline.core.spool import CHUNK_ROWS, Spool
 
 
 @dataclass(frozen=True)
@@ -185,16 +186,26 @@ def tree_fingerprint(root: Path, pattern: str = "**/*.py") -> str:
 
 
 class DecisionLog:
-    """Decisions of one stage. Written next to the stage output; the run's log is their union."""
+    """Decisions of one stage. Written next to the stage output; the run's log is their union.
 
-    def __init__(self, stage: str, run_id: str):
+    With a `spool` folder, every `chunk_rows` decisions are written there as a parquet part and
+    dropped from memory (a stage over a million items holds one chunk, not a million rows); then
+    `rows` holds only the newest chunk, and `frame()` reads them all.
+    """
+
+    def __init__(self, stage: str, run_id: str, spool: Path | None = None, chunk_rows: int = CHUNK_ROWS):
         self.stage = stage
         self.run_id = run_id
         self.rows: list[Decision] = []
+        self._spool = Spool(spool) if spool is not None else None
+        self._chunk_rows = chunk_rows
+        self._spooled: Counter[tuple[str, str]] = Counter()  # (decision, reason) of rows in parts
 
     def add(self, item_id: str, decision: str, reason: str, **evidence: Any) -> None:
         blob = json.dumps(evidence, sort_keys=True, ensure_ascii=False, default=str)
         self.rows.append(Decision(self.stage, item_id, decision, reason, blob, self.run_id))
+        if self._spool is not None and len(self.rows) >= self._chunk_rows:
+            self._spill()
 
     def kept(self, item_id: str, reason: str = "passed", **evidence: Any) -> None:
         self.add(item_id, "kept", reason, **evidence)
@@ -202,26 +213,79 @@ class DecisionLog:
     def dropped(self, item_id: str, reason: str, **evidence: Any) -> None:
         self.add(item_id, "dropped", reason, **evidence)
 
+    def _spill(self) -> None:
+        assert self._spool is not None
+        if self.rows:
+            self._spooled.update((d.decision, d.reason) for d in self.rows)
+            self._spool.add(records_frame(self.rows, DECISION_SCHEMA))
+            self.rows = []
+
+    def sibling(self) -> "DecisionLog":
+        """An empty log of the same stage (and spool folder): a section to `extend` this one with later."""
+        spool = self._spool.folder if self._spool is not None else None
+        return DecisionLog(self.stage, self.run_id, spool, self._chunk_rows)
+
+    def extend(self, other: "DecisionLog") -> None:
+        """Append another log's decisions after this one's, emptying it (its parts move, uncopied)."""
+        if other._spool is not None and other._spool.parts:
+            assert self._spool is not None, "a spooled log extends only a spooled one"
+            self._spill()
+            self._spool.take(other._spool)
+            self._spooled.update(other._spooled)
+            other._spooled = Counter()
+        self.rows += other.rows
+        other.rows = []
+        if self._spool is not None and len(self.rows) >= self._chunk_rows:
+            self._spill()
+
+    def _pairs(self) -> Counter[tuple[str, str]]:
+        pairs = Counter(self._spooled)
+        pairs.update((d.decision, d.reason) for d in self.rows)
+        return pairs
+
     def counts(self) -> dict[str, int]:
-        return dict(Counter(f"{d.decision}:{d.reason}" for d in self.rows))
+        return {f"{decision}:{reason}": n for (decision, reason), n in self._pairs().items()}
 
     def tally(self) -> dict[str, int]:
         """Rows per decision (kept, dropped, failed, changed)."""
-        return dict(Counter(d.decision for d in self.rows))
+        tally: Counter[str] = Counter()
+        for (decision, _), n in self._pairs().items():
+            tally[decision] += n
+        return dict(tally)
 
     def check_balance(self, items_in: int) -> None:
         """Every item that entered the stage has exactly one kept/dropped/failed row."""
-        terminal = [d for d in self.rows if d.decision in ("kept", "dropped", "failed")]
-        ids = Counter(d.item_id for d in terminal)
-        repeated = [i for i, n in ids.items() if n > 1]
-        if len(terminal) != items_in or repeated:
+        kinds = ("kept", "dropped", "failed")
+        terminal = sum(n for (decision, _), n in self._pairs().items() if decision in kinds)
+        if self._spool is None or not self._spool.parts:
+            ids = Counter(d.item_id for d in self.rows if d.decision in kinds)
+            repeated = [i for i, n in ids.items() if n > 1][:5]
+        else:  # polars counts the spooled ids (a million of them as strings here would take ~100 MiB)
+            repeated = (self.frame().filter(pl.col("decision").is_in(kinds)).group_by("item_id", maintain_order=True)
+                        .len().filter(pl.col("len") > 1).head(5).collect()["item_id"].to_list())  # fmt: skip
+        if terminal != items_in or repeated:
             raise AssertionError(
-                f"stage {self.stage}: {items_in} items in but {len(terminal)} decisions"
-                + (f" (repeated ids: {repeated[:5]})" if repeated else "")
+                f"stage {self.stage}: {items_in} items in but {terminal} decisions"
+                + (f" (repeated ids: {repeated})" if repeated else "")
             )
 
+    def frame(self) -> pl.LazyFrame:
+        """Every decision, in order, as one lazy frame (spooled parts, then the rows held)."""
+        held = records_frame(self.rows, DECISION_SCHEMA).lazy()
+        if self._spool is None or not self._spool.parts:
+            return held
+        return pl.concat([self._spool.scan(), held], how="vertical")
+
     def write(self, path: Path) -> Path:
-        return write_table(self.rows, path, DECISION_SCHEMA)
+        if self._spool is None or not self._spool.parts:
+            return write_table(self.rows, path, DECISION_SCHEMA)
+        self._spill()
+        return sink_table(self._spool.scan(), path)
+
+    def discard(self) -> None:
+        """Delete this log's spooled parts (after `write`, or when the stage fails)."""
+        if self._spool is not None:
+            self._spool.discard()
 
 
 def scan_decisions(run_dir: Path) -> pl.LazyFrame:

@@ -178,15 +178,26 @@ class Detector:
 def decontaminate(
     prompts: list[Prompt], detector: Detector, cache: EmbeddingCache, log: DecisionLog
 ) -> list[Prompt]:
-    texts = [p.text for p in prompts]
+    matches = check_texts([p.text for p in prompts], detector, cache)
+    kept = []
+    for prompt, match in zip(prompts, matches):
+        if log_match(log, prompt.prompt_id, prompt.text, match):
+            kept.append(prompt)
+    return kept
+
+
+def check_texts(texts: list[str], detector: Detector, cache: EmbeddingCache) -> list[Match | None]:
+    """Each text's strongest match (None: clean). Vectors are those of the whole list (cached)."""
     # Nothing to compare against (no eval sets, no earlier releases): no prompt needs a vector.
     vectors = cache.get(PROMPT_LABEL, texts) if detector.items else np.zeros((len(texts), 0), dtype=np.float32)
-    kept = []
-    for prompt, match in zip(prompts, detector.check(texts, vectors)):
-        if match is None:
-            kept.append(prompt)
-            log.kept(prompt.prompt_id)
-        else:
-            evidence = {"prompt": prompt.text[:EVIDENCE_TEXT_CHARS], **match.evidence()}
-            log.dropped(prompt.prompt_id, f"contaminated:{match.eval_set}", **evidence)
-    return kept
+    return detector.check(texts, vectors)
+
+
+def log_match(log: DecisionLog, prompt_id: str, text: str, match: Match | None) -> bool:
+    """Log one prompt's decision; True when it is kept."""
+    if match is None:
+        log.kept(prompt_id)
+        return True
+    evidence = {"prompt": text[:EVIDENCE_TEXT_CHARS], **match.evidence()}
+    log.dropped(prompt_id, f"contaminated:{match.eval_set}", **evidence)
+    return False
