@@ -108,13 +108,23 @@ def main() -> None:
     parser.add_argument("--backend", default="torch", help="embedding backend (torch: the fp32 reference)")
     parser.add_argument("--decisions", type=Path, help="write each row's decision here (JSON lines)")
     parser.add_argument("--compare", type=Path, nargs=2, metavar="FILE", help="compare two --decisions files")
+    parser.add_argument("--eval-sets", help="only these bundled sets (comma-separated) and their altered rows: "
+                        "a quicker subset for comparing backends (the tables then describe the subset)")
+    parser.add_argument("--sample", type=int, help="keep about this many rows (every k-th), for the same reason")
     args = parser.parse_args()
     if args.compare:
-        compare(*args.compare, args.checkset)
+        compare(*args.compare)
         return
 
     rows = [json.loads(line) for line in args.checkset.read_text().splitlines() if line.strip()]
-    cfg = DecontaminationConfig(eval_sets=bundled_specs(ROOT))
+    specs = bundled_specs(ROOT)
+    if args.eval_sets:
+        names = set(args.eval_sets.split(","))
+        specs = [s for s in specs if s.split("=", 1)[0] in names]
+        rows = [r for r in rows if r["label"] == "clean" or r["eval_set"] in names]
+    if args.sample and args.sample < len(rows):
+        rows = rows[:: -(-len(rows) // args.sample)]
+    cfg = DecontaminationConfig(eval_sets=specs)
     texts = [normalize(r["text"]) for r in rows]
     if args.lexical_only:  # every cosine 0: only the exact and lexical signals can fire
         items = [i for spec in cfg.eval_sets for i in load_eval_items(spec, ROOT)]
@@ -171,7 +181,7 @@ def decision(row: dict, match) -> dict:  # type: ignore[no-untyped-def]
             "item": f"{match.eval_set}/{match.eval_item_id}"}  # fmt: skip
 
 
-def compare(a: Path, b: Path, checkset: Path) -> None:
+def compare(a: Path, b: Path) -> None:
     """Rows whose decision (drop/keep, signal, matched item) differs between two --decisions files,
     per half of the check set."""
     left = [json.loads(line) for line in a.read_text().splitlines()]

@@ -190,7 +190,9 @@ class OnnxEncoder:
         self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
 
     def get_sentence_embedding_dimension(self) -> int:
-        return int(self.st_model.get_sentence_embedding_dimension())
+        model = self.st_model
+        dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return int(dimension())
 
     def encode(self, texts: Sequence[str], batch_size: int = 64, **_: Any) -> np.ndarray:
         order = np.argsort([-len(t) for t in texts], kind="stable")  # as sentence-transformers sorts
