@@ -150,7 +150,9 @@ class Embedder:
         if package:
             name = f"{self.model_name.removeprefix('package:')}@{package}=={metadata.version(package)}"
         if self.backend in ONNX_BACKENDS:
-            return f"{name}+{self.backend}"
+            from pipeline.decontam.onnx_backend import RECIPE
+
+            return f"{name}+{self.backend}@{RECIPE}"  # a new recipe's vectors never meet the old ones
         return name if self.precision == "fp32" else f"{name}+{self.precision}"
 
     def _load(self) -> Any:
