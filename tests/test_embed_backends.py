@@ -86,13 +86,13 @@ def test_onnx_vectors_match_torch(backend: str) -> None:
 @needs_onnx
 @pytest.mark.skipif(AUTO_CPU_BACKEND == "torch", reason="auto runs torch on a CPU")
 def test_auto_backend_decides_like_torch() -> None:
-    """The calibration set's gsm8k rows (exact copies, rewrites, clean look-alikes) against 300 real
+    """The calibration set's gsm8k rows (exact copies, rewrites, clean look-alikes) against 200 real
     gsm8k items: the backend `auto` picks on a CPU drops and keeps exactly what torch fp32 does."""
     checkset = [json.loads(line) for line in (ROOT / "data/calibration/decontam_checkset.jsonl").read_text().splitlines()]
-    items = [EvalItem("gsm8k", str(i), t) for i, t in enumerate(_real_texts(300))]
+    items = [EvalItem("gsm8k", str(i), t) for i, t in enumerate(_real_texts(200))]
     ids = {item.item_id for item in items}
-    rows = [r for r in checkset if r.get("eval_set") == "gsm8k" and r["eval_id"] in ids][:80]
-    rows += [r for r in checkset if r["label"] == "clean"][:40]
+    rows = [r for r in checkset if r.get("eval_set") == "gsm8k" and r["eval_id"] in ids][:60]
+    rows += [r for r in checkset if r["label"] == "clean"][:30]
     texts = [r["text"] for r in rows]
     decisions = {}
     for backend in ("torch", AUTO_CPU_BACKEND):
@@ -100,5 +100,5 @@ def test_auto_backend_decides_like_torch() -> None:
         detector = Detector(DecontaminationConfig(), items, embedder.encode([i.text for i in items]))
         matches = detector.check(texts, embedder.encode(texts))
         decisions[backend] = [None if m is None else (m.signal, m.eval_item_id) for m in matches]
-    assert sum(d is not None for d in decisions["torch"]) >= 40  # the case has leaks to find
+    assert sum(d is not None for d in decisions["torch"]) >= 30  # the case has leaks to find
     assert decisions[AUTO_CPU_BACKEND] == decisions["torch"]
