@@ -9,7 +9,12 @@ shorter text, over the 3 nearest items). The clean prompts dropped and the leaks
 for the tune half only (`--show-holdout` lists the holdout half's too: read them only after the
 thresholds are chosen). A threshold sweep on the tune half follows.
 
+`--decisions FILE` writes every row's decision (flagged, signal, matched item) as JSON lines, so two
+embedding backends can be compared row by row (`--backend`, `--compare FILE FILE`).
+
     .venv/bin/python benchmarks/calibrate_decontam.py [--checkset PATH] [--cache-dir DIR]
+        [--backend torch|onnx|onnx-int8] [--decisions FILE]
+    .venv/bin/python benchmarks/calibrate_decontam.py --compare A.jsonl B.jsonl
 """
 
 from __future__ import annotations
@@ -100,10 +105,26 @@ def main() -> None:
     parser.add_argument("--cache-dir", type=Path, default=ROOT / "outputs/.embed-cache")
     parser.add_argument("--lexical-only", action="store_true", help="no embeddings: exact and lexical signals")
     parser.add_argument("--show-holdout", action="store_true", help="list the holdout half's errors too")
+    parser.add_argument("--backend", default="torch", help="embedding backend (torch: the fp32 reference)")
+    parser.add_argument("--decisions", type=Path, help="write each row's decision here (JSON lines)")
+    parser.add_argument("--compare", type=Path, nargs=2, metavar="FILE", help="compare two --decisions files")
+    parser.add_argument("--eval-sets", help="only these bundled sets (comma-separated) and their altered rows: "
+                        "a quicker subset for comparing backends (the tables then describe the subset)")
+    parser.add_argument("--sample", type=int, help="keep about this many rows (every k-th), for the same reason")
     args = parser.parse_args()
+    if args.compare:
+        compare(*args.compare)
+        return
 
     rows = [json.loads(line) for line in args.checkset.read_text().splitlines() if line.strip()]
-    cfg = DecontaminationConfig(eval_sets=bundled_specs(ROOT))
+    specs = bundled_specs(ROOT)
+    if args.eval_sets:
+        names = set(args.eval_sets.split(","))
+        specs = [s for s in specs if s.split("=", 1)[0] in names]
+        rows = [r for r in rows if r["label"] == "clean" or r["eval_set"] in names]
+    if args.sample and args.sample < len(rows):
+        rows = rows[:: -(-len(rows) // args.sample)]
+    cfg = DecontaminationConfig(eval_sets=specs)
     texts = [normalize(r["text"]) for r in rows]
     if args.lexical_only:  # every cosine 0: only the exact and lexical signals can fire
         items = [i for spec in cfg.eval_sets for i in load_eval_items(spec, ROOT)]
@@ -111,10 +132,14 @@ def main() -> None:
         vectors = np.zeros((len(texts), 1), dtype=np.float32)
         print("LEXICAL SIGNALS ONLY (no embeddings): the `before` columns are not meaningful here")
     else:
-        cache = EmbeddingCache(Embedder("package:all-MiniLM-L6-v2"), args.cache_dir)
+        embedder = Embedder("package:all-MiniLM-L6-v2", device="cpu", backend=args.backend)
+        print(f"embedding backend: {embedder.backend} ({embedder.key})")
+        cache = EmbeddingCache(embedder, args.cache_dir)
         detector = Detector.load(cfg, cache, ROOT)
         vectors = cache.get("checkset", texts)
     matches = detector.check(texts, vectors)
+    if args.decisions:
+        args.decisions.write_text("".join(json.dumps(decision(r, m)) + "\n" for r, m in zip(rows, matches)))
     after = [m is not None for m in matches]
     exact = [canonical(t) in detector.exact for t in texts]
     pairs = pairs_of(detector, texts, vectors)
@@ -146,6 +171,30 @@ def main() -> None:
             print(f"  missed [{half(r)}] {r['kind']}: {r['text'][:90]!r}")
 
     sweep(rows, exact, pairs, cfg)
+
+
+def decision(row: dict, match) -> dict:  # type: ignore[no-untyped-def]
+    """What the Detector decided for one row: drop or keep, why, and against which item."""
+    if match is None:
+        return {"id": row["id"], "half": half(row), "drop": False}
+    return {"id": row["id"], "half": half(row), "drop": True, "signal": match.signal,
+            "item": f"{match.eval_set}/{match.eval_item_id}"}  # fmt: skip
+
+
+def compare(a: Path, b: Path) -> None:
+    """Rows whose decision (drop/keep, signal, matched item) differs between two --decisions files,
+    per half of the check set."""
+    left = [json.loads(line) for line in a.read_text().splitlines()]
+    right = [json.loads(line) for line in b.read_text().splitlines()]
+    assert [r["id"] for r in left] == [r["id"] for r in right], "the files cover different rows"
+    for which in HALVES:
+        pairs = [(x, y) for x, y in zip(left, right) if x["half"] == which]
+        differ = [(x, y) for x, y in pairs if x != y]
+        dropped = sum(x["drop"] != y["drop"] for x, y in differ)
+        print(f"{which}: {len(pairs)} rows, {len(differ)} decisions differ ({dropped} drop/keep, "
+              f"{len(differ) - dropped} signal or matched item only)")  # fmt: skip
+        for x, y in differ:
+            print(f"  {x['id']}: {a.name} {x}  |  {b.name} {y}")
 
 
 def sweep(rows: list[dict], exact: list[bool], pairs: list[Pairs], cfg: DecontaminationConfig) -> None:

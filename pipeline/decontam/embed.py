@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import logging
 import os
 import re
 from importlib import metadata
@@ -26,6 +27,11 @@ PROMPT_LABEL = "prompts"  # cache label of the pool after ingest (decontaminatio
 ENCODE_SLICE = 2048  # texts per progress report
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
+ONNX_BACKENDS = {"onnx": "fp32", "onnx-int8": "int8"}  # backend -> variant of onnx_backend's graph
+# What `auto` runs on a CPU: the fastest backend whose decisions matched torch fp32's on every row of
+# the calibration set (README: decontamination speed).
+AUTO_CPU_BACKEND = "onnx"
+log = logging.getLogger(__name__)
 
 
 def content_hash(texts: Sequence[str]) -> str:
@@ -47,6 +53,38 @@ def resolve_device(device: str) -> str:
 def effective_precision(precision: str, device: str) -> str:
     """int8 dynamic quantization is a CPU kernel; on a GPU the model runs in fp32."""
     return "fp32" if precision == "int8" and not device.startswith("cpu") else precision
+
+
+def resolve_backend(backend: str, device: str, precision: str, onnx_available: bool | None = None) -> str:
+    """What runs the model: `torch`, `onnx` or `onnx-int8` (CPU graphs). `auto` takes
+    AUTO_CPU_BACKEND on a CPU when onnxruntime imports and no torch precision was asked for (fp32 is
+    the default), and torch on a GPU; a backend that cannot run here falls back to torch with a warning."""
+    if backend == "torch" or (backend == "auto" and precision != "fp32"):
+        return "torch"
+    if not device.startswith("cpu"):
+        if backend in ONNX_BACKENDS:
+            log.warning("embedding backend %s runs on the CPU only; using torch on %s", backend, device)
+        return "torch"
+    if onnx_available is None:
+        from pipeline.decontam.onnx_backend import runtime_available
+
+        onnx_available = runtime_available()
+    if not onnx_available:
+        log.warning("embedding backend %s: onnxruntime/onnx not installed, using torch fp32 "
+                    "(about half the speed; `pip install onnxruntime onnx`)", backend)  # fmt: skip
+        return "torch"
+    return AUTO_CPU_BACKEND if backend == "auto" else backend
+
+
+@functools.lru_cache(maxsize=4)
+def _load_onnx(name: str, backend: str) -> Any:
+    """One onnxruntime session per process, model and backend (the graph is built once per machine)."""
+    from pipeline.decontam.onnx_backend import OnnxEncoder, supported
+
+    st_model = _load_model(name, "fp32", "cpu")
+    if not supported(st_model):
+        return None
+    return OnnxEncoder(st_model, ONNX_BACKENDS[backend])
 
 
 @functools.lru_cache(maxsize=4)
@@ -91,25 +129,39 @@ class Embedder:
     """A sentence-transformers model, loaded on first use (loading takes a few seconds)."""
 
     def __init__(self, model: str, batch_size: int = 64, progress: Progress | None = None,
-                 precision: str | None = None, device: str = "auto"):  # fmt: skip
+                 precision: str | None = None, device: str = "auto", backend: str | None = None):  # fmt: skip
         self.model_name = model
         self.batch_size = batch_size
         self.progress = progress
         self.device = resolve_device(device)
         self.precision = effective_precision(precision or EmbeddingConfig().precision, self.device)
+        self.backend = resolve_backend(backend or EmbeddingConfig().backend, self.device, self.precision)
         self._model: Any = None
+        if self.backend in ONNX_BACKENDS and model not in PACKAGED_MODELS:
+            self._load()  # only a loaded model tells whether its graph can be built (the key needs it)
 
     @property
     def key(self) -> str:
-        """Names the vectors: a packaged model carries its package version, a reduced precision its
-        name (its vectors differ slightly, so they never share a cache file with fp32 ones)."""
+        """Names the vectors: a packaged model carries its package version, a reduced precision or
+        another backend its name (their vectors differ slightly, so they never share a cache file
+        with torch fp32 ones, whose key is unchanged)."""
         package = PACKAGED_MODELS.get(self.model_name)
         name = self.model_name
         if package:
             name = f"{self.model_name.removeprefix('package:')}@{package}=={metadata.version(package)}"
+        if self.backend in ONNX_BACKENDS:
+            from pipeline.decontam.onnx_backend import RECIPE
+
+            return f"{name}+{self.backend}@{RECIPE}"  # a new recipe's vectors never meet the old ones
         return name if self.precision == "fp32" else f"{name}+{self.precision}"
 
     def _load(self) -> Any:
+        if self._model is None and self.backend in ONNX_BACKENDS:
+            self._model = _load_onnx(self.model_name, self.backend)
+            if self._model is None:
+                log.warning("embedding model %s is not a BERT with mean pooling: no ONNX graph, "
+                            "using torch", self.model_name)  # fmt: skip
+                self.backend = "torch"
         if self._model is None:
             self._model = _load_model(self.model_name, self.precision, self.device)
         return self._model

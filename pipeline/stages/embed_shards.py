@@ -22,7 +22,7 @@ from pipeline.core.config import BuildConfig
 from pipeline.core.io import write_table
 from pipeline.core.run_location import run_url
 from pipeline.core.store import RunStore
-from pipeline.decontam.embed import Embedder, content_hash, save_vectors
+from pipeline.decontam.embed import Embedder, EmbeddingError, content_hash, save_vectors
 from pipeline.exec import executor_for
 from pipeline.exec.shards import ShardJob, finished, shard_of
 
@@ -36,7 +36,7 @@ class ShardedEmbedder(Embedder):
 
     def __init__(self, cfg: BuildConfig, base_dir: Path, run_dir: Path, progress: Progress | None = None):
         emb = cfg.embeddings
-        super().__init__(emb.model, emb.batch_size, progress, emb.precision, emb.device)
+        super().__init__(emb.model, emb.batch_size, progress, emb.precision, emb.device, emb.backend)
         self.cfg, self.base_dir, self.run_dir = cfg, base_dir, run_dir
 
     def _sharded(self, count: int) -> bool:
@@ -56,8 +56,11 @@ class ShardedEmbedder(Embedder):
             RunStore.open(store_url).write_bytes("texts.parquet", inputs.read_bytes())
         count = self.cfg.executor.resolved_shards()
         key = hashlib.sha256(f"{self.key}\n{digest}".encode()).hexdigest()[:24]
+        # Workers run the backend this process chose, so every shard's vectors come from one path.
+        emb = self.cfg.embeddings.model_copy(update={"backend": self.backend})
+        config_json = self.cfg.model_copy(update={"embeddings": emb}).model_dump_json()
         jobs = [ShardJob(stage="embed", index=i, count=count, work=f"{__name__}:encode_work",
-                         config_json=self.cfg.model_dump_json(), base_dir=str(self.base_dir), run_dir=str(work),
+                         config_json=config_json, base_dir=str(self.base_dir), run_dir=str(work),
                          run_id=what, upstream=(("texts", "texts.parquet"),), key=key, cache_dir=str(work / "lm"),
                          store_url=store_url) for i in range(count)]  # fmt: skip
         todo = [job for job in jobs if finished(job) is None]
@@ -98,9 +101,12 @@ def encode_work(job: ShardJob, pool: Any, progress: Progress | None) -> dict[str
     frame = pl.read_parquet(job.input("texts"))
     mine = frame.filter(pl.Series([shard_of(t, job.count) == job.index for t in frame["text"]]))
     emb = cfg.embeddings
-    vectors = Embedder(emb.model, emb.batch_size, progress, emb.precision, emb.device).encode(
-        mine["text"].to_list(), f"{job.run_id} shard {job.index + 1}/{job.count}"
-    )
+    embedder = Embedder(emb.model, emb.batch_size, progress, emb.precision, emb.device, emb.backend)
+    if emb.backend != "auto" and embedder.backend != emb.backend:
+        raise EmbeddingError(f"embedding shard: this worker cannot run backend {emb.backend!r} (it would use "
+                             f"{embedder.backend!r}, and the shards' vectors would differ); install onnxruntime "
+                             f"and onnx here, or set embeddings.backend: torch")  # fmt: skip
+    vectors = embedder.encode(mine["text"].to_list(), f"{job.run_id} shard {job.index + 1}/{job.count}")
     save_vectors(job.part_dir / "vectors.npy", vectors)
     write_table(mine.select("row"), job.part_dir / "rows.parquet")
     return {"in": mine.height, "kept": mine.height}
