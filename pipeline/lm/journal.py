@@ -1,11 +1,11 @@
 """Group commits of the response cache: the journal of sent requests and the answers, together.
 
 A worker records a request's key the moment it takes the request off the queue, and sends only
-once that record is durable; the consumer stores the answers it woke for, and hands them on only
-once they are durable. Whatever is handed in while a commit runs forms the next batch; when the
+once that record is durable; it stores the answer it got in the same call as the next key it
+takes, and hands the answer on only once it is durable. Whatever is handed in while a commit runs forms the next batch; when the
 commit ends, its own waiters are woken (and nobody else), and one waiter of the next batch is woken
-to commit it. So one writer serves both kinds of record (two writers took turns on one SQLite
-lock), a commit costs one wake-up per caller it covers, requests may wait in a queue without being
+to commit it. So one writer serves both kinds of record (a consumer storing answers apart took turns
+with the workers on one SQLite lock), a commit costs one wake-up per caller it covers, requests may wait in a queue without being
 counted as sent, and a killed run's journal holds exactly what was on its way.
 """
 
@@ -40,14 +40,15 @@ class SendJournal:
 
     def mark(self, key: str) -> None:
         """Return once `key` is journaled as sent (raise if the journal cannot be written)."""
-        self._write([key], [])
+        self.write([key], [])
 
     def store(self, answers: list[Answer]) -> None:
         """Return once `answers` are durable."""
         if answers:
-            self._write([], answers)
+            self.write([], answers)
 
-    def _write(self, sending: list[str], answers: list[Answer]) -> None:
+    def write(self, sending: list[str], answers: list[Answer]) -> None:
+        """Return once the keys in `sending` are journaled and `answers` are stored, together."""
         with self._lock:
             batch = self._open
             batch.sending += sending

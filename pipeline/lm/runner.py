@@ -16,7 +16,7 @@ from typing import Iterator, Protocol, Sequence
 from pipeline.lm.base import ChatRequest, ChatResult, ProgressFn, request_key
 from pipeline.lm.cache import ResponseCache
 from pipeline.lm.journal import SendJournal
-from pipeline.lm.workers import WorkerPool
+from pipeline.lm.workers import Commit, WorkerPool
 
 log = logging.getLogger(__name__)
 Pending = tuple[int, ChatRequest, str]  # (position in the batch, request, its cache key)
@@ -122,28 +122,40 @@ class CachedModel:
     def _answer_pooled(self, todo: list[Pending]) -> Iterator[tuple[int, ChatResult]]:
         """One request per worker thread; yields results in completion order.
 
-        Workers take requests from one queue and put answers on another; a worker journals the
-        request it takes as sent (a group commit shared with the workers taking theirs meanwhile)
-        before it sends it, so up to a second round of requests can wait in the queue without
-        being counted as sent, and no worker waits for this thread to hand it the next one. This
-        thread wakes for whatever answers have arrived, stores them (joining the journal's group
-        commit) before it yields them, and tops the queue up; memory stays flat however many requests a stage sends."""
+        Workers take requests from one queue and put answers on another. A worker journals the
+        request it takes as sent before it sends it, and stores the answer it got in the same
+        group commit as the next request it takes (shared with the workers committing meanwhile),
+        so an answer is durable before anyone sees it, up to a second round of requests can wait
+        in the queue without being counted as sent, and no worker waits for this thread. This
+        thread wakes for whatever answers have arrived, counts them and tops the queue up; memory
+        stays flat however many requests a stage sends."""
         workers = min(self.max_concurrency, len(todo))
-        journal = SendJournal(self.cache, self.backend.model) if self.cache is not None else None
-        pool = WorkerPool(self.backend.complete, workers, self.name, journal.mark if journal else None)
+        pool = WorkerPool(self.backend.complete, workers, self.name, self._commit_hook())
         window = 2 * workers
         queue = iter(todo)
         try:
             pool.submit(list(islice(queue, window)))
             while pool.in_flight:
                 answers, failure = pool.finished()
-                self._store(answers, [], journal)
+                self._count(answers)
                 pool.submit(list(islice(queue, window - pool.in_flight)))
                 yield from ((i, result) for i, _, result in answers)
                 if failure is not None:
                     raise failure
         finally:
             pool.shutdown()
+
+    def _commit_hook(self) -> Commit[str] | None:
+        """What the pool's workers call to journal the key they send and store the answer they got."""
+        if self.cache is None:
+            return None
+        journal, model = SendJournal(self.cache, self.backend.model), self.backend.model
+
+        def commit(sending: str | None, answered: tuple[str, ChatResult] | None) -> None:
+            journal.write([sending] if sending is not None else [],
+                          [(answered[0], model, answered[1])] if answered is not None else [])  # fmt: skip
+
+        return commit
 
     def _answer_batched(self, todo: list[Pending]) -> Iterator[tuple[int, ChatResult]]:
         """Engines that batch internally (vLLM offline) get chunks, not threads."""
@@ -155,11 +167,16 @@ class CachedModel:
             self._store(answered, [])
             yield from ((i, result) for i, _, result in answered)
 
-    def _store(self, answered: list[tuple[int, str, ChatResult]], sending: list[Pending],
-               journal: SendJournal | None = None) -> None:  # fmt: skip
+    def _store(self, answered: list[tuple[int, str, ChatResult]], sending: list[Pending]) -> None:
         """Account for fresh answers and, in one transaction, make them durable (before anyone
-        uses them) and journal the requests about to be sent (before they go). With the worker
-        pool's `journal`, the answers join its group commit instead of a transaction of their own."""
+        uses them) and journal the requests about to be sent (before they go)."""
+        self._count(answered)
+        if self.cache is not None:
+            model = self.backend.model
+            self.cache.record([(key, model, result) for _, key, result in answered], [key for _, _, key in sending], model)
+
+    def _count(self, answered: list[tuple[int, str, ChatResult]]) -> None:
+        """Add fresh answers to the stats (they reach the caller marked as not from the cache)."""
         counts = {"sent": 0, "retries": 0, "succeeded": 0, "failed": 0, "prompt_tokens": 0, "completion_tokens": 0}
         for _, _, result in answered:
             result.cached = False
@@ -170,14 +187,6 @@ class CachedModel:
             counts["completion_tokens"] += result.completion_tokens or 0
         if answered:
             self.stats.add(**counts)
-        if self.cache is None:
-            return
-        model = self.backend.model
-        rows = [(key, model, result) for _, key, result in answered]
-        if journal is not None and not sending:
-            journal.store(rows)
-        else:
-            self.cache.record(rows, [key for _, _, key in sending], model)
 
     def close(self) -> None:
         self.backend.close()

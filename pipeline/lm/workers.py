@@ -2,7 +2,9 @@
 
 Cheaper per request than an executor with one Future each and `wait(FIRST_COMPLETED)` re-armed
 over the whole window: a worker hands its answer to a queue, and the consumer wakes once for
-everything that finished meanwhile.
+everything that finished meanwhile. A worker also makes its records durable itself (`commit`):
+the answer it got and the request it takes next go in one call, before the answer is handed on
+and before the next request is sent, so a request costs one wait for a commit, not two.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pipeline.lm.base import ChatRequest, ChatResult
 
 T = TypeVar("T")
 Job = tuple[int, ChatRequest, T]  # (position, request, a tag returned with the answer)
+Commit = Callable[[T | None, tuple[T, ChatResult] | None], None]  # (tag sending, (tag, result) answered)
 _STOP = None
 
 
@@ -22,10 +25,11 @@ class WorkerPool(Generic[T]):
     """`workers` threads calling `answer(request)`; `finished()` blocks for the next answers."""
 
     def __init__(self, answer: Callable[[ChatRequest], ChatResult], workers: int, name: str,
-                 before: Callable[[T], None] | None = None):  # fmt: skip
-        """`before(tag)` runs in the worker right before each request is sent (the journal)."""
+                 commit: Commit[T] | None = None):  # fmt: skip
+        """`commit(sending, answered)` makes durable the tag of the request about to be sent
+        and/or a (tag, result) just answered (the journal and the response cache)."""
         self._answer = answer
-        self._before = before
+        self._commit = commit
         self._jobs: queue.SimpleQueue[Job[T] | None] = queue.SimpleQueue()
         self._done: queue.SimpleQueue[tuple[int, T, ChatResult | BaseException]] = queue.SimpleQueue()
         self._cancelled = threading.Event()
@@ -36,17 +40,59 @@ class WorkerPool(Generic[T]):
             thread.start()
 
     def _work(self) -> None:
-        while (job := self._jobs.get()) is not _STOP:
+        job = self._take(self._jobs.get())
+        while job is not None:
             i, request, tag = job
-            if self._cancelled.is_set():
-                continue  # shutting down: never start a request nobody will read
+            outcome = self._send(request)
+            following = self._next_now()
+            answered = (tag, outcome) if isinstance(outcome, ChatResult) else None
             try:
-                if self._before is not None:
-                    self._before(tag)
-                outcome: ChatResult | BaseException = self._answer(request)
-            except BaseException as exc:  # handed to the consumer, raised there
-                outcome = exc
+                self._record(following[2] if following is not None else None, answered)
+            except BaseException as exc:  # not durable: the consumer raises it; nothing more is sent
+                self._done.put((i, tag, exc))
+                self._cancelled.set()
+                return
             self._done.put((i, tag, outcome))
+            job = following if following is not None else self._take(self._jobs.get())
+
+    def _take(self, job: Job[T] | None) -> Job[T] | None:
+        """`job`, journaled, or the next one that can be (None at the stop mark). While shutting
+        down, requests are drained unsent and unjournaled."""
+        while job is not _STOP:
+            assert job is not None
+            if not self._cancelled.is_set():
+                try:
+                    self._record(job[2], None)
+                    return job
+                except BaseException as exc:
+                    self._done.put((job[0], job[2], exc))
+                    self._cancelled.set()
+            job = self._jobs.get()
+        return None
+
+    def _send(self, request: ChatRequest) -> ChatResult | BaseException:
+        """A journaled request is sent even while shutting down: the journal says it was."""
+        try:
+            return self._answer(request)
+        except BaseException as exc:  # handed to the consumer, raised there
+            return exc
+
+    def _next_now(self) -> Job[T] | None:
+        """The next request if one is waiting (None for none or for the stop mark, left queued)."""
+        if self._cancelled.is_set():
+            return None
+        try:
+            job = self._jobs.get_nowait()
+        except queue.Empty:
+            return None
+        if job is _STOP:
+            self._jobs.put(_STOP)
+            return None
+        return job
+
+    def _record(self, sending: T | None, answered: tuple[T, ChatResult] | None) -> None:
+        if self._commit is not None and (sending is not None or answered is not None):
+            self._commit(sending, answered)
 
     def submit(self, jobs: list[Job[T]]) -> None:
         for job in jobs:
