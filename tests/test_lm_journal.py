@@ -50,7 +50,7 @@ def test_every_mark_returns_only_once_its_key_is_committed(tmp_path: Path) -> No
     def worker(n: int) -> None:
         for i in range(20):
             key = f"k{n}-{i}"
-            journal.mark(key)
+            journal.write([key], [])
             with sqlite3.connect(cache.path) as reader:  # another connection, as after a crash
                 if not reader.execute("SELECT 1 FROM sent WHERE key = ?", (key,)).fetchone():
                     early.append(key)
@@ -58,7 +58,7 @@ def test_every_mark_returns_only_once_its_key_is_committed(tmp_path: Path) -> No
     def consumer() -> None:  # answers share the workers' commits
         for i in range(50):
             key = f"answer-{i}"
-            journal.store([(key, "m", ChatResult(text=str(i)))])
+            journal.write([], [(key, "m", ChatResult(text=str(i)))])
             if cache.get(key) is None or ResponseCache(cache.path).get(key) is None:
                 early.append(key)
 
@@ -93,6 +93,6 @@ def test_a_failed_commit_raises_in_the_worker_that_would_have_sent(tmp_path: Pat
     cache = BrokenOnce(tmp_path / "cache.sqlite")
     journal = SendJournal(cache, "m")
     with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
-        journal.mark("a")
-    journal.mark("b")  # the next batch commits normally
+        journal.write(["a"], [])
+    journal.write(["b"], [])  # the next batch commits normally
     assert cache.sends() == {"b": 1}

@@ -38,15 +38,6 @@ class SendJournal:
         self._open = _Batch(self._lock)  # where new records go
         self._committing = False
 
-    def mark(self, key: str) -> None:
-        """Return once `key` is journaled as sent (raise if the journal cannot be written)."""
-        self.write([key], [])
-
-    def store(self, answers: list[Answer]) -> None:
-        """Return once `answers` are durable."""
-        if answers:
-            self.write([], answers)
-
     def write(self, sending: list[str], answers: list[Answer]) -> None:
         """Return once the keys in `sending` are journaled and `answers` are stored, together."""
         with self._lock:
