@@ -85,7 +85,7 @@ test-vllm: vllm-env
 test: test-main test-vllm
 
 bench: models
-	$(VENV)/bin/python benchmarks/lm_throughput.py
+	$(VENV)/bin/python benchmarks/lm_throughput.py --processes 2
 
 # 100k prompts x 50k eval items: encoding alone takes 20-30 min on 2 cores (cached after the first run).
 bench-decontam: install

@@ -6,6 +6,8 @@ Default (llm-katan, echo backend): for each server latency (0 and 200 ms) and co
   async — `openai.AsyncOpenAI` under an asyncio semaphore,
   layer — `CachedModel.generate` (fresh response cache: every request is sent, journaled, stored),
 in rotating order round after round, so load drift on a shared machine hits every side alike.
+With `--processes N`, a fourth side runs the layer in N worker processes, each with its own cache
+and 1/N of the requests and concurrency (as the executor runs shards).
 Prints requests/s per run, then medians and the ratios layer/sync and layer/async per cell.
 llm-katan runs with `--max-concurrent` above the highest concurrency (its default of 1 would
 serialise the latency sleeps) in its own processes.
@@ -18,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import multiprocessing
 import statistics
 import sys
 import tempfile
@@ -123,51 +127,105 @@ def layer(base_url: str, requests: list[ChatRequest], concurrency: int, model: s
     return elapsed
 
 
+def _layer_part(part: tuple[str, list[ChatRequest], int]) -> tuple[float, float, int]:
+    """One process's share of `layer_processes`: its wall seconds, CPU seconds and retries."""
+    cpu_start = time.process_time()
+    RETRIES.count = 0
+    elapsed = layer(*part)
+    return elapsed, time.process_time() - cpu_start, RETRIES.count
+
+
+class LayerProcesses:
+    """The layer as a sharded build runs it: `processes` worker processes (started and warmed before
+    the clock starts), each a `CachedModel` with its own response cache, an equal share of the
+    requests and of the concurrency. It answers what the issue asks when one process cannot reach
+    the plain client: the layer's per-request CPU spread over processes, as the executor spreads shards."""
+
+    def __init__(self, processes: int) -> None:
+        self.processes = processes
+        self.pool: multiprocessing.pool.Pool | None = None
+        self.cpu_s = 0.0
+
+    def __enter__(self) -> "LayerProcesses":
+        self.pool = multiprocessing.get_context("spawn").Pool(self.processes)
+        self.pool.map(time.sleep, [0.0] * self.processes)  # imports done before any run is timed
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        assert self.pool is not None
+        self.pool.close()
+        self.pool.join()
+
+    def __call__(self, base_url: str, requests: list[ChatRequest], concurrency: int) -> float:
+        assert self.pool is not None
+        n = self.processes
+        parts = [(base_url, requests[i::n], max(1, concurrency // n)) for i in range(n)]
+        start = time.perf_counter()
+        done = self.pool.map(_layer_part, parts, chunksize=1)
+        elapsed = time.perf_counter() - start
+        self.cpu_s = sum(cpu for _, cpu, _ in done)
+        RETRIES.count += sum(retries for _, _, retries in done)
+        return elapsed
+
+
 SIDES: dict[str, Side] = {"sync": plain_sync, "async": plain_async, "layer": layer}
 
 
 def katan_cells(args: argparse.Namespace) -> None:
     from tests.servers import katan_server
 
-    print(f"{args.requests} requests per run, {args.rounds} rounds, sides in rotating order")
+    sides: dict[str, Side] = dict(SIDES)
+    spread = LayerProcesses(args.processes) if args.processes > 1 else None
+    if spread is not None:
+        sides[f"layer/{args.processes}p"] = spread
+    names = list(sides)
+    print(f"{args.requests} requests per run, {args.rounds} rounds, sides in rotating order: {', '.join(names)}")
     table = []
-    for latency in args.latency_ms:
-        flags = ["--max-concurrent", str(4 * max(args.concurrency)), "--disable-dashboard"]
-        if latency:
-            flags += ["--latency-ms", str(latency)]
-        with katan_server(*flags) as server:
-            base_url = f"{server.url}/v1"
-            plain_sync(base_url, make_requests(50, args.max_tokens, " warm-up"), 8)
-            for concurrency in args.concurrency:
-                rates: dict[str, list[float]] = {side: [] for side in SIDES}
-                cpu: dict[str, list[float]] = {side: [] for side in SIDES}
-                retries = {side: 0 for side in SIDES}
-                names = list(SIDES)
-                for round_no in range(args.rounds):
-                    order = names[round_no % 3 :] + names[: round_no % 3]
-                    for side in order:
-                        requests = make_requests(args.requests, args.max_tokens, f" r{round_no}")
-                        RETRIES.count = 0
-                        cpu_start = time.process_time()
-                        elapsed = SIDES[side](base_url, requests, concurrency)
-                        cpu_ms = (time.process_time() - cpu_start) * 1000 / len(requests)
-                        rates[side].append(len(requests) / elapsed)
-                        cpu[side].append(cpu_ms)
-                        retries[side] += RETRIES.count
-                        print(f"latency {latency:>3} ms  concurrency {concurrency:>3}  round {round_no}  "
-                              f"{side:5}: {len(requests) / elapsed:7.1f} req/s  {cpu_ms:.2f} ms CPU/request  "
-                              f"{RETRIES.count} retries", flush=True)  # fmt: skip
-                medians = {side: statistics.median(r) for side, r in rates.items()}
-                cpu_medians = {side: statistics.median(c) for side, c in cpu.items()}
-                table.append((latency, concurrency, medians, cpu_medians, retries))
-    print("\nMedians; CPU is this process's (client side) CPU time per request, all threads.")
-    print("| latency | concurrency | sync req/s | async req/s | layer req/s | layer/sync | layer/async "
-          "| CPU ms/req sync / async / layer | retries sync / async / layer |")  # fmt: skip
-    print("|---:|---:|---:|---:|---:|---:|---:|---|---|")
+    with spread or contextlib.nullcontext():
+        for latency in args.latency_ms:
+            flags = ["--max-concurrent", str(4 * max(args.concurrency)), "--disable-dashboard"]
+            if latency:
+                flags += ["--latency-ms", str(latency)]
+            with katan_server(*flags) as server:
+                base_url = f"{server.url}/v1"
+                plain_sync(base_url, make_requests(50, args.max_tokens, " warm-up"), 8)
+                for concurrency in args.concurrency:
+                    rates: dict[str, list[float]] = {side: [] for side in names}
+                    cpu: dict[str, list[float]] = {side: [] for side in names}
+                    retries = {side: 0 for side in names}
+                    for round_no in range(args.rounds):
+                        shift = round_no % len(names)
+                        for side in names[shift:] + names[:shift]:
+                            requests = make_requests(args.requests, args.max_tokens, f" r{round_no}")
+                            RETRIES.count = 0
+                            cpu_start = time.process_time()
+                            elapsed = sides[side](base_url, requests, concurrency)
+                            cpu_s = time.process_time() - cpu_start
+                            if sides[side] is spread:
+                                cpu_s = spread.cpu_s  # the worker processes' CPU, not this idle driver's
+                            cpu_ms = cpu_s * 1000 / len(requests)
+                            rates[side].append(len(requests) / elapsed)
+                            cpu[side].append(cpu_ms)
+                            retries[side] += RETRIES.count
+                            print(f"latency {latency:>3} ms  concurrency {concurrency:>3}  round {round_no}  "
+                                  f"{side:9}: {len(requests) / elapsed:7.1f} req/s  {cpu_ms:.2f} ms CPU/request  "
+                                  f"{RETRIES.count} retries", flush=True)  # fmt: skip
+                    medians = {side: statistics.median(r) for side, r in rates.items()}
+                    cpu_medians = {side: statistics.median(c) for side, c in cpu.items()}
+                    table.append((latency, concurrency, medians, cpu_medians, retries))
+    print("\nMedians; CPU is the client side's CPU time per request, all threads (and, for layer/Np, all "
+          "its processes).")
+    others = names[3:]
+    head = "| latency | concurrency | " + " | ".join(f"{n} req/s" for n in names) + " | layer/sync | layer/async"
+    head += "".join(f" | {n} / sync" for n in others)
+    print(head + f" | CPU ms/req {' / '.join(names)} | retries {' / '.join(names)} |")
+    print("|---:|---:|" + "---:|" * (len(names) + 2 + len(others)) + "---|---|")
     for latency, concurrency, m, c, r in table:
-        print(f"| {latency} ms | {concurrency} | {m['sync']:.0f} | {m['async']:.0f} | {m['layer']:.0f} | "
-              f"{m['layer'] / m['sync']:.2f} | {m['layer'] / m['async']:.2f} | "
-              f"{c['sync']:.2f} / {c['async']:.2f} / {c['layer']:.2f} | {r['sync']} / {r['async']} / {r['layer']} |")  # fmt: skip
+        row = f"| {latency} ms | {concurrency} | " + " | ".join(f"{m[n]:.0f}" for n in names)
+        row += f" | {m['layer'] / m['sync']:.2f} | {m['layer'] / m['async']:.2f}"
+        row += "".join(f" | {m[n] / m['sync']:.2f}" for n in others)
+        row += " | " + " / ".join(f"{c[n]:.2f}" for n in names) + " | " + " / ".join(str(r[n]) for n in names) + " |"
+        print(row)
 
 
 def llama_tokens(args: argparse.Namespace) -> None:
@@ -198,6 +256,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[16, 64, 128])
     parser.add_argument("--latency-ms", type=int, nargs="+", default=[0, 200])
     parser.add_argument("--max-tokens", type=int, default=32)
+    parser.add_argument("--processes", type=int, default=1,
+                        help="also run the layer split over this many processes (side layer/Np)")
     parser.add_argument("--llama", action="store_true", help="the llama.cpp comparison (tokens/s) instead")
     args = parser.parse_args()
     if args.llama:
