@@ -174,3 +174,18 @@ def test_with_nothing_to_compare_against_no_prompt_is_embedded() -> None:
     log = DecisionLog("decontaminate", "run")
     kept = decontaminate(prompts, Detector(CFG, [], np.zeros((0, 1), dtype=np.float32)), NoEncoding(), log)  # type: ignore[arg-type]
     assert kept == prompts and log.tally() == {"kept": 3}
+
+
+def test_items_with_the_same_text_are_named_by_the_first_whatever_the_float_noise() -> None:
+    """A MATH problem is also in MATH-500 and AGIEval: which copy a match names must not hang on
+    the last bits of two vectors of the same text (they differ between backends and machines)."""
+    text = "Find the sum of all real numbers x that satisfy the equation x^2 - 5x + 6 = 0 and x > 1."
+    items = [EvalItem("math500", "a", text), EvalItem("toy", "other", "List three uses of copper."),
+             EvalItem("math", "b", text)]  # fmt: skip
+    prompt = "Find the sum of all real numbers x that satisfy the equation x^2 - 5x + 6 = 0"  # truncated
+    query = np.array([[1.0, 0.0, 0.0]], dtype=np.float32)
+    for noise in (+1e-3, -1e-3):  # the later copy a hair nearer, then a hair farther
+        vectors = np.array([[0.9, 0.1, 0], [0, 1, 0], [0.9 + noise, 0.1, 0]], dtype=np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        (match,) = Detector(CFG, items, vectors).check([prompt], query)
+        assert match is not None and (match.eval_set, match.eval_item_id) == ("math500", "a"), noise

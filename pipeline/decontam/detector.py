@@ -89,8 +89,14 @@ class Detector:
         self.vectors = vectors
         self.confirm = confirm
         self.exact: dict[str, int] = {}
+        # Items with the same text (a MATH problem also in MATH-500 and AGIEval) are one candidate,
+        # named by the first in config order: their vectors differ only by float noise, which
+        # would otherwise pick the named item differently per backend or machine.
+        first_with_text: dict[str, int] = {}
+        self.first_of: list[int] = []
         for index, item in enumerate(items):
             self.exact.setdefault(canonical(item.text), index)
+            self.first_of.append(first_with_text.setdefault(item.text, index))
         self._forms: dict[int, Forms] = {}
         self._indexes: tuple[GramIndex, GramIndex] | None = None
 
@@ -134,10 +140,14 @@ class Detector:
 
     def candidates(self, text: str, vector: np.ndarray, near: tuple[np.ndarray, np.ndarray]) -> dict[int, float]:
         """Eval item -> cosine, for the nearest items and the lexical candidates (first seen first)."""
-        found = {int(i): float(s) for i, s in zip(*near) if i >= 0}
+        found: dict[int, float] = {}
+        for i, s in zip(*near):
+            if i >= 0:
+                found.setdefault(self.first_of[int(i)], float(s))
         for gram_index in self.indexes if self.cfg.lexical_candidates else ():
             for index, _ in gram_index.candidates(text, self.cfg.lexical_candidates):
-                found.setdefault(index, float(self.vectors[index] @ vector))
+                first = self.first_of[index]
+                found.setdefault(first, float(self.vectors[first] @ vector))
         return found
 
     def check(self, texts: Sequence[str], vectors: np.ndarray) -> list[Match | None]:
