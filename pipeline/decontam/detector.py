@@ -139,7 +139,8 @@ class Detector:
         return Match(item.eval_set, item.item_id, item.text, cosine, found or "", lex), found
 
     def candidates(self, text: str, vector: np.ndarray, near: tuple[np.ndarray, np.ndarray]) -> dict[int, float]:
-        """Eval item -> cosine, for the nearest items and the lexical candidates (first seen first)."""
+        """Eval item -> cosine, for the nearest items and the lexical candidates (first seen first;
+        copies of one text under the first of them)."""
         found: dict[int, float] = {}
         for i, s in zip(*near):
             if i >= 0:
