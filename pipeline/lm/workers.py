@@ -48,9 +48,8 @@ class WorkerPool(Generic[T]):
             answered = (tag, outcome) if isinstance(outcome, ChatResult) else None
             try:
                 self._record(following[2] if following is not None else None, answered)
-            except BaseException as exc:  # not durable: the consumer raises it; nothing more is sent
-                self._done.put((i, tag, exc))
-                self._cancelled.set()
+            except BaseException as exc:
+                self._fail(i, tag, exc)
                 return
             self._done.put((i, tag, outcome))
             job = following if following is not None else self._take(self._jobs.get())
@@ -65,10 +64,14 @@ class WorkerPool(Generic[T]):
                     self._record(job[2], None)
                     return job
                 except BaseException as exc:
-                    self._done.put((job[0], job[2], exc))
-                    self._cancelled.set()
+                    self._fail(job[0], job[2], exc)
             job = self._jobs.get()
         return None
+
+    def _fail(self, i: int, tag: T, exc: BaseException) -> None:
+        """A record that could not be made durable: the consumer raises `exc`; nothing more is sent."""
+        self._done.put((i, tag, exc))
+        self._cancelled.set()
 
     def _send(self, request: ChatRequest) -> ChatResult | BaseException:
         """A journaled request is sent even while shutting down: the journal says it was."""
