@@ -128,7 +128,7 @@ def layer(base_url: str, requests: list[ChatRequest], concurrency: int, model: s
 
 
 def _layer_part(part: tuple[str, list[ChatRequest], int]) -> tuple[float, float, int]:
-    """One process's share of `layer_processes`: its wall seconds, CPU seconds and retries."""
+    """One process's share of a `LayerProcesses` run: its wall seconds, CPU seconds and retries."""
     cpu_start = time.process_time()
     RETRIES.count = 0
     elapsed = layer(*part)
@@ -138,8 +138,8 @@ def _layer_part(part: tuple[str, list[ChatRequest], int]) -> tuple[float, float,
 class LayerProcesses:
     """The layer as a sharded build runs it: `processes` worker processes (started and warmed before
     the clock starts), each a `CachedModel` with its own response cache, an equal share of the
-    requests and of the concurrency. It answers what the issue asks when one process cannot reach
-    the plain client: the layer's per-request CPU spread over processes, as the executor spreads shards."""
+    requests and of the concurrency: what the layer reaches past one interpreter lock, as the
+    executor spreads shards over processes."""
 
     def __init__(self, processes: int) -> None:
         self.processes = processes
